@@ -1,0 +1,110 @@
+//! The command line: every command, flag and example. Parsing only; `cli::run` validates and acts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::source::feed::FeedMode;
+
+const EXAMPLES: &str = "\
+Examples:
+  catsync demo                                  import the bundled sample feeds into ./catsync-data
+  catsync import acme.csv --distributor acme    import one distributor feed
+  catsync status                                where every source stands
+  catsync errors --limit 20                     the latest rejected rows, with file, line and column
+  catsync --store postgres://postgres@127.0.0.1:5432/catalog check
+
+Exit codes: 0 done (rejected rows are counted, not fatal), 1 a run failed, 2 usage or configuration
+error, 3 rows were rejected and --strict was given.";
+
+/// Keeps a product catalog in sync between Airtable, distributor feeds, a SQL store and a search index.
+#[derive(Debug, Parser)]
+#[command(name = "catsync", version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Configuration file [default: ./catsync.toml when present].
+    #[arg(long, global = true, env = "CATSYNC_CONFIG", hide_env_values = true)]
+    pub config: Option<PathBuf>,
+    /// Store URL: sqlite://PATH, postgres://… or postgresql://… (CockroachDB too)
+    /// [default: sqlite://catsync-data/catsync.db].
+    #[arg(long, global = true, env = "CATSYNC_STORE", hide_env_values = true)]
+    pub store: Option<String>,
+    /// Search index URL: tantivy://PATH or http(s)://… [default: tantivy://catsync-data/index].
+    #[arg(long, global = true, env = "CATSYNC_SEARCH", hide_env_values = true)]
+    pub search: Option<String>,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress bar.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import distributor feed files into the store.
+    #[command(after_help = "\
+Examples:
+  catsync import inbox/acme/2026-11-27.csv --distributor acme
+  catsync import feed.csv.gz --distributor acme --mode delta --json
+  catsync import truncated.csv --distributor acme --allow-mass-deactivate
+
+Each file is one run: it commits whole (rows, rejects, run record, watermark) or not at all.
+In full mode (the default) SKUs missing from the file become inactive; more than 20% of the
+distributor's active SKUs is refused unless --allow-mass-deactivate.")]
+    Import(ImportArgs),
+    /// Show where each source stands: last sync, totals, errors, last run.
+    #[command(after_help = "Examples:\n  catsync status\n  catsync status --json")]
+    Status(JsonArgs),
+    /// List rejected rows and warnings, newest first, with their raw data.
+    #[command(after_help = "Examples:\n  catsync errors\n  catsync errors --limit 200 --json")]
+    Errors(ErrorsArgs),
+    /// Import the bundled sample feeds into the configured store (embedded SQLite by default).
+    #[command(
+        after_help = "Examples:\n  catsync demo\n  catsync --store postgres://postgres@127.0.0.1:5432/test demo"
+    )]
+    Demo(JsonArgs),
+    /// Validate the configuration and connect to the store (creating or migrating its schema).
+    #[command(after_help = "Examples:\n  catsync check\n  catsync --config prod.toml check")]
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Feed files (CSV/TSV/TXT, optionally .gz).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Distributor the files belong to (its [[distributors]] entry gives the column mapping).
+    #[arg(long, short)]
+    pub distributor: String,
+    /// full: the file is the whole catalog; delta: only changed rows [default: from config, else full].
+    #[arg(long, value_enum)]
+    pub mode: Option<FeedMode>,
+    /// Deactivate even when more than 20% of the distributor's active SKUs are missing.
+    #[arg(long)]
+    pub allow_mass_deactivate: bool,
+    /// Exit with status 3 when any row was rejected.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ErrorsArgs {
+    /// Print as JSON, raw records included.
+    #[arg(long)]
+    pub json: bool,
+    /// How many errors to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}

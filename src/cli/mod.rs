@@ -1,0 +1,133 @@
+//! The command-line edge: resolves settings, runs one command, maps the outcome to an exit code.
+//! Commands live one per file; the work itself is library code in the other folders.
+
+pub mod args;
+mod check;
+mod demo;
+mod display;
+mod errors;
+mod import;
+mod status;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+pub use args::Cli;
+use args::Command;
+
+use crate::config::{Config, ConfigError, DEFAULT_SEARCH_URL, DEFAULT_STORE_URL};
+use crate::store::{self, Store};
+
+/// Exit status of a command that ran to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; rejected rows, if any, are recorded.
+    Completed,
+    /// A run failed.
+    Failed,
+    /// Rows were rejected and `--strict` was given.
+    Rejected,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> ExitCode {
+        ExitCode::from(match o {
+            Outcome::Completed => 0,
+            Outcome::Failed => 1,
+            Outcome::Rejected => 3,
+        })
+    }
+}
+
+/// A mistake in the command line or the configuration (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Configuration resolved from flags, environment, config file and defaults, in that order.
+pub struct Settings {
+    pub config: Config,
+    pub config_path: Option<PathBuf>,
+    pub store_url: String,
+    pub search_url: String,
+    pub quiet: bool,
+}
+
+impl Settings {
+    pub fn resolve(cli: &Cli) -> Result<Settings, ConfigError> {
+        let default_path = Path::new("catsync.toml");
+        let config_path = cli
+            .config
+            .clone()
+            .or_else(|| default_path.exists().then(|| default_path.to_path_buf()));
+        let config = match &config_path {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        let store_url = cli
+            .store
+            .clone()
+            .or_else(|| config.store.url.clone())
+            .unwrap_or_else(|| DEFAULT_STORE_URL.into());
+        let search_url = cli
+            .search
+            .clone()
+            .or_else(|| config.search.url.clone())
+            .unwrap_or_else(|| DEFAULT_SEARCH_URL.into());
+        Ok(Settings {
+            config,
+            config_path,
+            store_url,
+            search_url,
+            quiet: cli.quiet,
+        })
+    }
+
+    /// Opens the configured store; a bad URL is a usage error.
+    pub async fn open_store(&self) -> anyhow::Result<Arc<dyn Store>> {
+        store::open(&self.store_url).await.map_err(|e| match e {
+            store::StoreError::UnsupportedScheme { .. } | store::StoreError::InvalidUrl { .. } => {
+                anyhow::Error::new(UsageError(e.to_string()))
+            }
+            other => anyhow::Error::new(other).context("opening the store"),
+        })
+    }
+}
+
+/// Runs the command and returns the process exit code; errors are printed with their causes.
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = async {
+        let settings =
+            Settings::resolve(&cli).map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?;
+        match &cli.command {
+            Command::Import(a) => import::run(&settings, a).await,
+            Command::Status(a) => status::run(&settings, a).await,
+            Command::Errors(a) => errors::run(&settings, a).await,
+            Command::Demo(a) => demo::run(&settings, a).await,
+            Command::Check => check::run(&settings).await,
+        }
+        .context(format!("catsync {} failed", command_name(&cli.command)))
+    }
+    .await;
+    match result {
+        Ok(outcome) => outcome.into(),
+        Err(e) => {
+            let usage = e.chain().any(|c| c.is::<UsageError>());
+            eprintln!("error: {}", display::error_chain(&e));
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Import(_) => "import",
+        Command::Status(_) => "status",
+        Command::Errors(_) => "errors",
+        Command::Demo(_) => "demo",
+        Command::Check => "check",
+    }
+}

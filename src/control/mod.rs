@@ -1,0 +1,185 @@
+//! The control tables' records: what ran (`sync_runs`), how far each source got (`sync_control`),
+//! what was rejected (`sync_errors`). These types carry no SQL; `store/` persists them in the same
+//! transaction as the data they describe, so a watermark never moves without its rows.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Started and not finished: still going, or killed (its writes were rolled back).
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> RunStatus {
+        match s {
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+/// Row counts of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RunCounts {
+    /// Data rows read from the source (blank lines and title lines not counted).
+    pub read: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub deactivated: u64,
+    /// Rows not imported; each has a `sync_errors` row.
+    pub rejected: u64,
+    /// Imported rows with a warning in `sync_errors`.
+    pub warnings: u64,
+}
+
+impl RunCounts {
+    /// These store-side counts (inserted, updated, unchanged, deactivated) with the reader-side
+    /// ones (read, rejected, warnings) of `reader`.
+    pub fn with_reader_counts(self, reader: &RunCounts) -> RunCounts {
+        RunCounts {
+            read: reader.read,
+            rejected: reader.rejected,
+            warnings: reader.warnings,
+            ..self
+        }
+    }
+}
+
+/// One row of `sync_runs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub id: Uuid,
+    /// `distributor:<name>` for feeds.
+    pub source: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    pub counts: RunCounts,
+    pub elapsed_seconds: f64,
+    pub rows_per_second: f64,
+    /// Why a run failed, or a one-line summary.
+    pub message: Option<String>,
+}
+
+impl RunRecord {
+    pub fn start(source: &str) -> RunRecord {
+        RunRecord {
+            id: Uuid::new_v4(),
+            source: source.to_string(),
+            started_at: now_micros(),
+            finished_at: None,
+            status: RunStatus::Running,
+            counts: RunCounts::default(),
+            elapsed_seconds: 0.0,
+            rows_per_second: 0.0,
+            message: None,
+        }
+    }
+
+    /// Stamps the end time and derived figures.
+    pub fn finish(&mut self, status: RunStatus, message: Option<String>) {
+        let end = now_micros();
+        self.finished_at = Some(end);
+        self.status = status;
+        self.message = message;
+        self.elapsed_seconds = (end - self.started_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
+        self.rows_per_second = if self.elapsed_seconds > 0.0 {
+            self.counts.read as f64 / self.elapsed_seconds
+        } else {
+            0.0
+        };
+    }
+}
+
+/// Current time at the microsecond precision both stores keep, so values read back compare equal.
+pub fn now_micros() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).expect("current time is in range")
+}
+
+/// The kind of a `sync_errors` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorType {
+    /// A record that was not imported.
+    Rejected,
+    /// A record imported with something worth a look.
+    Warning,
+    /// A whole file or source that could not be read.
+    File,
+}
+
+impl ErrorType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::Rejected => "rejected",
+            ErrorType::Warning => "warning",
+            ErrorType::File => "file",
+        }
+    }
+
+    pub fn parse(s: &str) -> ErrorType {
+        match s {
+            "warning" => ErrorType::Warning,
+            "file" => ErrorType::File,
+            _ => ErrorType::Rejected,
+        }
+    }
+}
+
+/// One row of `sync_errors`: a rejected or suspicious record with its raw data.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncErrorRecord {
+    pub id: Uuid,
+    pub run_id: Uuid,
+    pub source_table: String,
+    pub record_id: Option<String>,
+    pub error_type: ErrorType,
+    pub error_message: String,
+    /// The raw record and where it came from (`file`, `line`, `fields`).
+    pub record_data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub resolved: bool,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution_notes: Option<String>,
+}
+
+/// One row of `sync_control`: where a source stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceStatus {
+    pub source_table: String,
+    /// When the last successful run started: everything the source held then is in the store.
+    pub last_sync_time: Option<DateTime<Utc>>,
+    /// Source-specific resume point (a file fingerprint for feeds).
+    pub watermark: Option<String>,
+    pub records_processed: i64,
+    pub success_count: i64,
+    pub error_count: i64,
+    pub metrics: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a successful run moves forward in `sync_control`.
+#[derive(Debug, Clone)]
+pub struct ControlAdvance {
+    pub watermark: Option<String>,
+    pub metrics: serde_json::Value,
+}

@@ -1,0 +1,10 @@
+//! catsync keeps a product catalog in sync between Airtable, distributor feeds, a central SQL
+//! store and a search index. See ARCHITECTURE.md for the map of this crate.
+
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod gtin;
+pub mod product;
+pub mod source;
+pub mod store;

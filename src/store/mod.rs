@@ -1,0 +1,201 @@
+//! The central SQL store: one `Store` trait, two backends chosen by URL scheme.
+//!
+//! `sqlite://PATH` is the embedded default; `postgres://` and `postgresql://` reach PostgreSQL or
+//! CockroachDB through one code path that branches on the detected `Dialect` only where the two
+//! differ. Each backend owns its SQL and its migrations; nothing outside `store/` writes SQL.
+
+pub mod postgres;
+pub mod sqlite;
+mod url;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::control::{ControlAdvance, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
+use crate::product::DistributorProduct;
+
+pub use url::redact_url;
+
+/// Schema version this build creates and understands.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Above this share of a distributor's active products, a full import refuses to deactivate.
+pub const MASS_DEACTIVATION_RATIO: f64 = 0.20;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    Cockroach,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+            Backend::Cockroach => "CockroachDB",
+        }
+    }
+}
+
+/// What `catsync check` and `status` say about the store.
+#[derive(Debug, Clone)]
+pub struct StoreInfo {
+    pub backend: Backend,
+    pub server_version: String,
+    /// The URL with any password removed.
+    pub location: String,
+}
+
+/// A distributor product as stored, with its bookkeeping timestamps.
+#[derive(Debug, Clone)]
+pub struct StoredDistributorProduct {
+    pub product: DistributorProduct,
+    pub row_version: i64,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// How a feed import ends: what to deactivate and what to record.
+#[derive(Debug, Clone)]
+pub struct FeedImportEnd {
+    /// Full snapshot: SKUs of the distributor missing from the file become inactive.
+    pub deactivate_missing: bool,
+    pub allow_mass_deactivate: bool,
+    /// The run, finished, with `read`, `rejected` and `warnings` filled in; the store adds the rest.
+    pub run: RunRecord,
+    pub advance: ControlAdvance,
+}
+
+/// An import in progress: everything written through it commits together, or not at all.
+#[async_trait]
+pub trait FeedImport: Send {
+    /// Stages products and records row problems. Products may repeat a SKU; the later one wins.
+    async fn write(
+        &mut self,
+        products: Vec<DistributorProduct>,
+        problems: Vec<SyncErrorRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// Merges, deactivates, records the run and the watermark, and commits — atomically.
+    async fn commit(self: Box<Self>, end: FeedImportEnd) -> Result<RunCounts, StoreError>;
+}
+
+/// The central store. Object-safe, used as `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn info(&self) -> &StoreInfo;
+
+    /// The schema version recorded in the store.
+    async fn schema_version(&self) -> Result<i64, StoreError>;
+
+    /// Records a run as started, in its own transaction, so that a killed run stays visible.
+    async fn start_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+
+    /// Records a failed run and its errors (for instance an unreadable file).
+    async fn fail_run(
+        &self,
+        run: &RunRecord,
+        errors: Vec<SyncErrorRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// Opens the transaction of a feed import for `distributor`.
+    async fn begin_feed_import(
+        &self,
+        distributor: &str,
+        run: &RunRecord,
+    ) -> Result<Box<dyn FeedImport>, StoreError>;
+
+    async fn sources(&self) -> Result<Vec<SourceStatus>, StoreError>;
+
+    /// Most recent runs first.
+    async fn runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Most recent errors first.
+    async fn sync_errors(&self, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError>;
+
+    /// Every product of a distributor, ordered by SKU.
+    async fn distributor_products(
+        &self,
+        distributor: &str,
+    ) -> Result<Vec<StoredDistributorProduct>, StoreError>;
+}
+
+/// Errors of the store seam; `is_retryable` tells transient conflicts from real failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported store URL {url:?}: use sqlite://PATH, postgres://USER@HOST:PORT/DB or postgresql://… (CockroachDB too)")]
+    UnsupportedScheme { url: String },
+    #[error("invalid store URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot open the store at {location}: {reason}")]
+    Connect { location: String, reason: String },
+    #[error("{context}: {reason}")]
+    Database {
+        context: String,
+        reason: String,
+        retryable: bool,
+    },
+    #[error("refusing to deactivate {would} of {active} active products of {distributor} ({percent:.0}%, more than 20%): the file looks truncated or incomplete; nothing was changed. If the distributor really dropped them, re-run with --allow-mass-deactivate")]
+    MassDeactivation {
+        distributor: String,
+        would: u64,
+        active: u64,
+        percent: f64,
+    },
+    #[error("the store's schema is at version {found}, newer than this catsync understands ({supported}); upgrade catsync")]
+    SchemaTooNew { found: i64, supported: i64 },
+}
+
+impl StoreError {
+    /// A serialization conflict or lock timeout: running the same work again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database {
+                retryable: true,
+                ..
+            }
+        )
+    }
+}
+
+/// Opens the store a URL names, creating or migrating its schema.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("sqlite") => Ok(Arc::new(sqlite::SqliteStore::open(url).await?)),
+        Some("postgres" | "postgresql") => Ok(Arc::new(postgres::PgStore::open(url).await?)),
+        _ => Err(StoreError::UnsupportedScheme {
+            url: redact_url(url),
+        }),
+    }
+}
+
+/// Refuses a deactivation of more than 20% of a distributor's active products.
+pub(crate) fn check_mass_deactivation(
+    distributor: &str,
+    would: u64,
+    active: u64,
+    allow: bool,
+) -> Result<(), StoreError> {
+    let ratio = if active == 0 {
+        0.0
+    } else {
+        would as f64 / active as f64
+    };
+    if ratio > MASS_DEACTIVATION_RATIO && !allow {
+        return Err(StoreError::MassDeactivation {
+            distributor: distributor.to_string(),
+            would,
+            active,
+            percent: ratio * 100.0,
+        });
+    }
+    Ok(())
+}

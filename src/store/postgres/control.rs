@@ -1,0 +1,246 @@
+//! The control tables in PostgreSQL/CockroachDB: runs, errors and per-source progress.
+
+use tokio_postgres::{GenericClient, Row};
+
+use super::db_err;
+use crate::control::{
+    ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SourceStatus, SyncErrorRecord,
+};
+use crate::store::StoreError;
+
+/// Rows per multi-row insert: 8 parameters each stays far below the 65,535 limit.
+const ERROR_ROWS_PER_STATEMENT: usize = 1000;
+
+pub async fn insert_run(c: &impl GenericClient, run: &RunRecord) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO sync_runs (id, source_table, started_at, status) VALUES ($1, $2, $3, $4)",
+        &[&run.id, &run.source, &run.started_at, &run.status.as_str()],
+    )
+    .await
+    .map_err(db_err("recording the start of a run"))?;
+    Ok(())
+}
+
+pub async fn finish_run(c: &impl GenericClient, run: &RunRecord) -> Result<(), StoreError> {
+    let n = |v: u64| v as i64;
+    let k = &run.counts;
+    c.execute(
+        "UPDATE sync_runs SET finished_at = $2, status = $3, rows_read = $4, rows_inserted = $5, rows_updated = $6,
+                rows_unchanged = $7, rows_deactivated = $8, rows_rejected = $9, rows_warned = $10,
+                elapsed_seconds = $11, rows_per_second = $12, message = $13
+          WHERE id = $1",
+        &[
+            &run.id,
+            &run.finished_at,
+            &run.status.as_str(),
+            &n(k.read),
+            &n(k.inserted),
+            &n(k.updated),
+            &n(k.unchanged),
+            &n(k.deactivated),
+            &n(k.rejected),
+            &n(k.warnings),
+            &run.elapsed_seconds,
+            &run.rows_per_second,
+            &run.message,
+        ],
+    )
+    .await
+    .map_err(db_err("recording the end of a run"))?;
+    Ok(())
+}
+
+pub async fn insert_errors(
+    c: &impl GenericClient,
+    errors: &[SyncErrorRecord],
+) -> Result<(), StoreError> {
+    for chunk in errors.chunks(ERROR_ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO sync_errors (id, run_id, source_table, record_id, error_type, error_message, record_data, created_at) VALUES ",
+        );
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            Vec::with_capacity(chunk.len() * 8);
+        let kinds: Vec<&str> = chunk.iter().map(|e| e.error_type.as_str()).collect();
+        for (i, e) in chunk.iter().enumerate() {
+            let b = i * 8;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${},${},${},${},${},${},${},${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8
+            ));
+            params.extend_from_slice(&[
+                &e.id,
+                &e.run_id,
+                &e.source_table,
+                &e.record_id,
+                &kinds[i],
+                &e.error_message,
+                &e.record_data,
+                &e.created_at,
+            ]);
+        }
+        c.execute(sql.as_str(), &params)
+            .await
+            .map_err(db_err("recording rejected records in sync_errors"))?;
+    }
+    Ok(())
+}
+
+/// Moves a source's watermark and totals after a successful run.
+pub async fn advance(
+    c: &impl GenericClient,
+    run: &RunRecord,
+    advance: &ControlAdvance,
+) -> Result<(), StoreError> {
+    let k = &run.counts;
+    c.execute(
+        "INSERT INTO sync_control (source_table, last_sync_time, watermark, records_processed, success_count, error_count,
+                                   metrics, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+         ON CONFLICT (source_table) DO UPDATE SET
+             last_sync_time = excluded.last_sync_time,
+             watermark = excluded.watermark,
+             records_processed = sync_control.records_processed + excluded.records_processed,
+             success_count = sync_control.success_count + excluded.success_count,
+             error_count = sync_control.error_count + excluded.error_count,
+             metrics = excluded.metrics,
+             updated_at = excluded.updated_at",
+        &[
+            &run.source,
+            &run.started_at,
+            &advance.watermark,
+            &(k.read as i64),
+            &((k.read - k.rejected) as i64),
+            &(k.rejected as i64),
+            &advance.metrics,
+            &run.finished_at.unwrap_or(run.started_at),
+        ],
+    )
+    .await
+    .map_err(db_err("advancing sync_control"))?;
+    Ok(())
+}
+
+/// Counts a failed run's errors against its source without moving the watermark.
+pub async fn record_failure(
+    c: &impl GenericClient,
+    source: &str,
+    errors: i64,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO sync_control (source_table, error_count, created_at, updated_at) VALUES ($1, $2, now(), now())
+         ON CONFLICT (source_table) DO UPDATE SET error_count = sync_control.error_count + excluded.error_count,
+                                                  updated_at = excluded.updated_at",
+        &[&source, &errors],
+    )
+    .await
+    .map_err(db_err("recording a failure in sync_control"))?;
+    Ok(())
+}
+
+pub async fn sources(c: &impl GenericClient) -> Result<Vec<SourceStatus>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT source_table, last_sync_time, watermark, records_processed, success_count, error_count, metrics,
+                    created_at, updated_at
+               FROM sync_control ORDER BY source_table",
+            &[],
+        )
+        .await
+        .map_err(db_err("reading sync_control"))?;
+    Ok(rows
+        .iter()
+        .map(|r| SourceStatus {
+            source_table: r.get(0),
+            last_sync_time: r.get(1),
+            watermark: r.get(2),
+            records_processed: r.get(3),
+            success_count: r.get(4),
+            error_count: r.get(5),
+            metrics: r.get(6),
+            created_at: r.get(7),
+            updated_at: r.get(8),
+        })
+        .collect())
+}
+
+pub async fn runs(
+    c: &impl GenericClient,
+    source: Option<&str>,
+    limit: u32,
+) -> Result<Vec<RunRecord>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT id, source_table, started_at, finished_at, status, rows_read, rows_inserted, rows_updated,
+                    rows_unchanged, rows_deactivated, rows_rejected, rows_warned, elapsed_seconds, rows_per_second, message
+               FROM sync_runs WHERE $1::TEXT IS NULL OR source_table = $1
+              ORDER BY started_at DESC LIMIT $2",
+            &[&source, &i64::from(limit)],
+        )
+        .await
+        .map_err(db_err("reading sync_runs"))?;
+    Ok(rows.iter().map(run_from_row).collect())
+}
+
+fn run_from_row(r: &Row) -> RunRecord {
+    let count = |i| r.get::<_, i64>(i) as u64;
+    RunRecord {
+        id: r.get(0),
+        source: r.get(1),
+        started_at: r.get(2),
+        finished_at: r.get(3),
+        status: RunStatus::parse(r.get(4)),
+        counts: RunCounts {
+            read: count(5),
+            inserted: count(6),
+            updated: count(7),
+            unchanged: count(8),
+            deactivated: count(9),
+            rejected: count(10),
+            warnings: count(11),
+        },
+        elapsed_seconds: r.get(12),
+        rows_per_second: r.get(13),
+        message: r.get(14),
+    }
+}
+
+pub async fn sync_errors(
+    c: &impl GenericClient,
+    limit: u32,
+) -> Result<Vec<SyncErrorRecord>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT id, run_id, source_table, record_id, error_type, error_message, record_data, created_at, resolved,
+                    resolved_at, resolution_notes
+               FROM sync_errors ORDER BY created_at DESC, id DESC LIMIT $1",
+            &[&i64::from(limit)],
+        )
+        .await
+        .map_err(db_err("reading sync_errors"))?;
+    Ok(rows
+        .iter()
+        .map(|r| SyncErrorRecord {
+            id: r.get(0),
+            run_id: r.get(1),
+            source_table: r.get(2),
+            record_id: r.get(3),
+            error_type: ErrorType::parse(r.get(4)),
+            error_message: r.get(5),
+            record_data: r.get(6),
+            created_at: r.get(7),
+            resolved: r.get(8),
+            resolved_at: r.get(9),
+            resolution_notes: r.get(10),
+        })
+        .collect())
+}

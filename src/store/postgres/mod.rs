@@ -1,0 +1,216 @@
+//! PostgreSQL and CockroachDB through one code path.
+//!
+//! The dialect is detected once from `SELECT version()`. It decides only what must differ: the
+//! import path (COPY + merge on PostgreSQL, batched upserts on CockroachDB, which has no
+//! temporary tables by default). Every transaction goes through `retry`, which reruns it on
+//! SQLSTATE 40001/40P01. No advisory locks, no LISTEN/NOTIFY.
+
+mod connect;
+mod control;
+mod import;
+mod migrate;
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+use super::{Backend, FeedImport, Store, StoreError, StoreInfo, StoredDistributorProduct};
+use crate::control::{RunRecord, SourceStatus, SyncErrorRecord};
+pub use connect::ImportPath;
+use connect::PgConnect;
+
+/// Attempts of a transaction that keeps hitting serialization conflicts.
+const MAX_ATTEMPTS: u32 = 6;
+
+/// A catsync store in PostgreSQL or CockroachDB.
+pub struct PgStore {
+    connect: PgConnect,
+    client: Mutex<Client>,
+    import_path: ImportPath,
+    info: StoreInfo,
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let connect = PgConnect::from_url(url)?;
+        let mut client = connect.connect().await?;
+        let version: String = client
+            .query_one("SELECT version()", &[])
+            .await
+            .map_err(db_err("reading the server version"))?
+            .get(0);
+        let backend = if version.contains("CockroachDB") {
+            Backend::Cockroach
+        } else {
+            Backend::Postgres
+        };
+        migrate::migrate(&mut client).await?;
+        let import_path = connect.forced_import.unwrap_or(match backend {
+            Backend::Cockroach => ImportPath::BatchUpsert,
+            _ => ImportPath::CopyMerge,
+        });
+        let info = StoreInfo {
+            backend,
+            server_version: version,
+            location: connect.location.clone(),
+        };
+        tracing::debug!(backend = backend.name(), ?import_path, "store opened");
+        Ok(PgStore {
+            connect,
+            client: Mutex::new(client),
+            import_path,
+            info,
+        })
+    }
+
+    pub fn import_path(&self) -> ImportPath {
+        self.import_path
+    }
+}
+
+/// Runs `work` until it succeeds, retrying serialization conflicts with jittered backoff.
+/// `work` must redo the whole transaction from its inputs each time.
+pub(crate) async fn retry<T, F, Fut>(mut work: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match work().await {
+            Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                let cap = 50u64 << attempt.min(8);
+                let jitter = rand_below(cap);
+                tracing::warn!(attempt, error = %e, "transaction conflict; retrying");
+                tokio::time::sleep(Duration::from_millis(cap / 2 + jitter / 2)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A cheap non-cryptographic random number for backoff jitter.
+fn rand_below(n: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    u64::from(nanos) % n.max(1)
+}
+
+/// Whether a server error means "run the transaction again".
+fn is_retryable(e: &tokio_postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+/// The server's message and SQLSTATE, or the client-side cause.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => {
+            let mut msg = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                msg = format!("{msg}: {s}");
+                source = s.source();
+            }
+            msg
+        }
+    }
+}
+
+fn db_err(context: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |e| StoreError::Database {
+        context: context.to_string(),
+        reason: describe(&e),
+        retryable: is_retryable(&e),
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn info(&self) -> &StoreInfo {
+        &self.info
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        migrate::version(&*self.client.lock().await).await
+    }
+
+    async fn start_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let client = self.client.lock().await;
+        retry(|| control::insert_run(&*client, run)).await
+    }
+
+    async fn fail_run(
+        &self,
+        run: &RunRecord,
+        errors: Vec<SyncErrorRecord>,
+    ) -> Result<(), StoreError> {
+        let client = self.client.lock().await;
+        let c = &*client;
+        retry(|| async {
+            c.batch_execute("BEGIN")
+                .await
+                .map_err(db_err("starting a transaction"))?;
+            let written = async {
+                control::finish_run(c, run).await?;
+                control::insert_errors(c, &errors).await?;
+                control::record_failure(c, &run.source, errors.len() as i64).await
+            }
+            .await;
+            match written {
+                Ok(()) => c
+                    .batch_execute("COMMIT")
+                    .await
+                    .map_err(db_err("committing a failed run")),
+                Err(e) => {
+                    // The connection is shared: leave it outside any transaction.
+                    let _ = c.batch_execute("ROLLBACK").await;
+                    Err(e)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn begin_feed_import(
+        &self,
+        distributor: &str,
+        run: &RunRecord,
+    ) -> Result<Box<dyn FeedImport>, StoreError> {
+        let client = self.connect.connect().await?;
+        let import = import::PgFeedImport::begin(
+            client,
+            self.import_path,
+            distributor.to_string(),
+            run.id,
+            run.started_at,
+        )
+        .await?;
+        Ok(Box::new(import))
+    }
+
+    async fn sources(&self) -> Result<Vec<SourceStatus>, StoreError> {
+        control::sources(&*self.client.lock().await).await
+    }
+
+    async fn runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        control::runs(&*self.client.lock().await, source, limit).await
+    }
+
+    async fn sync_errors(&self, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
+        control::sync_errors(&*self.client.lock().await, limit).await
+    }
+
+    async fn distributor_products(
+        &self,
+        distributor: &str,
+    ) -> Result<Vec<StoredDistributorProduct>, StoreError> {
+        import::distributor_products(&*self.client.lock().await, distributor).await
+    }
+}

@@ -1,0 +1,245 @@
+//! The control tables in SQLite: runs, errors and per-source progress.
+
+use rusqlite::{params, Connection, Row};
+
+use super::{db_err, parse_ts, ts};
+use crate::control::{
+    ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SourceStatus, SyncErrorRecord,
+};
+use crate::store::StoreError;
+
+pub fn insert_run(conn: &Connection, run: &RunRecord) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO sync_runs (id, source_table, started_at, status) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            run.id.to_string(),
+            run.source,
+            ts(run.started_at),
+            run.status.as_str()
+        ],
+    )
+    .map_err(db_err("recording the start of a run"))?;
+    Ok(())
+}
+
+pub fn finish_run(conn: &Connection, run: &RunRecord) -> Result<(), StoreError> {
+    let c = &run.counts;
+    conn.execute(
+        "UPDATE sync_runs SET finished_at = ?2, status = ?3, rows_read = ?4, rows_inserted = ?5, rows_updated = ?6,
+                rows_unchanged = ?7, rows_deactivated = ?8, rows_rejected = ?9, rows_warned = ?10,
+                elapsed_seconds = ?11, rows_per_second = ?12, message = ?13
+          WHERE id = ?1",
+        params![
+            run.id.to_string(),
+            run.finished_at.map(ts),
+            run.status.as_str(),
+            c.read as i64,
+            c.inserted as i64,
+            c.updated as i64,
+            c.unchanged as i64,
+            c.deactivated as i64,
+            c.rejected as i64,
+            c.warnings as i64,
+            run.elapsed_seconds,
+            run.rows_per_second,
+            run.message,
+        ],
+    )
+    .map_err(db_err("recording the end of a run"))?;
+    Ok(())
+}
+
+pub fn insert_errors(conn: &Connection, errors: &[SyncErrorRecord]) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO sync_errors (id, run_id, source_table, record_id, error_type, error_message, record_data, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(db_err("preparing the sync_errors insert"))?;
+    for e in errors {
+        stmt.execute(params![
+            e.id.to_string(),
+            e.run_id.to_string(),
+            e.source_table,
+            e.record_id,
+            e.error_type.as_str(),
+            e.error_message,
+            e.record_data.to_string(),
+            ts(e.created_at),
+        ])
+        .map_err(db_err("recording a rejected record in sync_errors"))?;
+    }
+    Ok(())
+}
+
+/// Moves a source's watermark and totals after a successful run.
+pub fn advance(
+    conn: &Connection,
+    run: &RunRecord,
+    advance: &ControlAdvance,
+) -> Result<(), StoreError> {
+    let c = &run.counts;
+    conn.execute(
+        "INSERT INTO sync_control (source_table, last_sync_time, watermark, records_processed, success_count, error_count,
+                                   metrics, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+         ON CONFLICT (source_table) DO UPDATE SET
+             last_sync_time = excluded.last_sync_time,
+             watermark = excluded.watermark,
+             records_processed = sync_control.records_processed + excluded.records_processed,
+             success_count = sync_control.success_count + excluded.success_count,
+             error_count = sync_control.error_count + excluded.error_count,
+             metrics = excluded.metrics,
+             updated_at = excluded.updated_at",
+        params![
+            run.source,
+            ts(run.started_at),
+            advance.watermark,
+            c.read as i64,
+            (c.read - c.rejected) as i64,
+            c.rejected as i64,
+            advance.metrics.to_string(),
+            ts(run.finished_at.unwrap_or(run.started_at)),
+        ],
+    )
+    .map_err(db_err("advancing sync_control"))?;
+    Ok(())
+}
+
+/// Counts a failed run's errors against its source without moving the watermark.
+pub fn record_failure(conn: &Connection, source: &str, errors: i64) -> Result<(), StoreError> {
+    let now = ts(crate::control::now_micros());
+    conn.execute(
+        "INSERT INTO sync_control (source_table, error_count, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (source_table) DO UPDATE SET error_count = sync_control.error_count + excluded.error_count,
+                                                  updated_at = excluded.updated_at",
+        params![source, errors, now],
+    )
+    .map_err(db_err("recording a failure in sync_control"))?;
+    Ok(())
+}
+
+pub fn sources(conn: &Connection) -> Result<Vec<SourceStatus>, StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT source_table, last_sync_time, watermark, records_processed, success_count, error_count, metrics,
+                    created_at, updated_at
+               FROM sync_control ORDER BY source_table",
+        )
+        .map_err(db_err("reading sync_control"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(SourceStatus {
+                source_table: r.get(0)?,
+                last_sync_time: r
+                    .get::<_, Option<String>>(1)?
+                    .as_deref()
+                    .map(parse_ts)
+                    .transpose()?,
+                watermark: r.get(2)?,
+                records_processed: r.get(3)?,
+                success_count: r.get(4)?,
+                error_count: r.get(5)?,
+                metrics: json(r, 6)?,
+                created_at: parse_ts(&r.get::<_, String>(7)?)?,
+                updated_at: parse_ts(&r.get::<_, String>(8)?)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(db_err("reading sync_control"))?;
+    Ok(rows)
+}
+
+pub fn runs(
+    conn: &Connection,
+    source: Option<&str>,
+    limit: u32,
+) -> Result<Vec<RunRecord>, StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, source_table, started_at, finished_at, status, rows_read, rows_inserted, rows_updated,
+                    rows_unchanged, rows_deactivated, rows_rejected, rows_warned, elapsed_seconds, rows_per_second, message
+               FROM sync_runs WHERE ?1 IS NULL OR source_table = ?1
+              ORDER BY started_at DESC LIMIT ?2",
+        )
+        .map_err(db_err("reading sync_runs"))?;
+    let rows = stmt
+        .query_map(params![source, limit], run_from_row)
+        .and_then(Iterator::collect)
+        .map_err(db_err("reading sync_runs"))?;
+    Ok(rows)
+}
+
+fn run_from_row(r: &Row) -> rusqlite::Result<RunRecord> {
+    let count = |i| r.get::<_, i64>(i).map(|v| v as u64);
+    Ok(RunRecord {
+        id: uuid(r, 0)?,
+        source: r.get(1)?,
+        started_at: parse_ts(&r.get::<_, String>(2)?)?,
+        finished_at: r
+            .get::<_, Option<String>>(3)?
+            .as_deref()
+            .map(parse_ts)
+            .transpose()?,
+        status: RunStatus::parse(&r.get::<_, String>(4)?),
+        counts: RunCounts {
+            read: count(5)?,
+            inserted: count(6)?,
+            updated: count(7)?,
+            unchanged: count(8)?,
+            deactivated: count(9)?,
+            rejected: count(10)?,
+            warnings: count(11)?,
+        },
+        elapsed_seconds: r.get(12)?,
+        rows_per_second: r.get(13)?,
+        message: r.get(14)?,
+    })
+}
+
+pub fn sync_errors(conn: &Connection, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, run_id, source_table, record_id, error_type, error_message, record_data, created_at, resolved,
+                    resolved_at, resolution_notes
+               FROM sync_errors ORDER BY created_at DESC, rowid DESC LIMIT ?1",
+        )
+        .map_err(db_err("reading sync_errors"))?;
+    let rows = stmt
+        .query_map(params![limit], |r| {
+            Ok(SyncErrorRecord {
+                id: uuid(r, 0)?,
+                run_id: uuid(r, 1)?,
+                source_table: r.get(2)?,
+                record_id: r.get(3)?,
+                error_type: ErrorType::parse(&r.get::<_, String>(4)?),
+                error_message: r.get(5)?,
+                record_data: json(r, 6)?,
+                created_at: parse_ts(&r.get::<_, String>(7)?)?,
+                resolved: r.get(8)?,
+                resolved_at: r
+                    .get::<_, Option<String>>(9)?
+                    .as_deref()
+                    .map(parse_ts)
+                    .transpose()?,
+                resolution_notes: r.get(10)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(db_err("reading sync_errors"))?;
+    Ok(rows)
+}
+
+pub(super) fn uuid(r: &Row, i: usize) -> rusqlite::Result<uuid::Uuid> {
+    let s: String = r.get(i)?;
+    uuid::Uuid::parse_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+pub(super) fn json(r: &Row, i: usize) -> rusqlite::Result<serde_json::Value> {
+    let s: String = r.get(i)?;
+    serde_json::from_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}

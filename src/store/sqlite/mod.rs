@@ -1,0 +1,191 @@
+//! The embedded SQLite store: one file, WAL mode, one writer at a time.
+//!
+//! rusqlite is blocking, so every call runs on tokio's blocking pool; an import owns its own
+//! connection, holding the write transaction from its first batch to its commit.
+
+mod control;
+mod import;
+mod migrate;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+use super::{Backend, FeedImport, Store, StoreError, StoreInfo, StoredDistributorProduct};
+use crate::control::{RunRecord, SourceStatus, SyncErrorRecord};
+
+/// A catsync store in a SQLite file.
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+    info: StoreInfo,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file of a `sqlite://PATH` URL.
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let path = PathBuf::from(&url["sqlite://".len()..]);
+        if path.as_os_str().is_empty() {
+            return Err(StoreError::InvalidUrl {
+                url: url.into(),
+                reason: "no file path after sqlite://".into(),
+            });
+        }
+        let location = format!("sqlite://{}", path.display());
+        let opened = {
+            let path = path.clone();
+            let location = location.clone();
+            tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Connect {
+                        location: location.clone(),
+                        reason: e.to_string(),
+                    })?;
+                }
+                let mut conn = connect(&path).map_err(|e| StoreError::Connect {
+                    location,
+                    reason: e.to_string(),
+                })?;
+                migrate::migrate(&mut conn)?;
+                Ok(conn)
+            })
+            .await
+            .expect("the SQLite open task does not panic")?
+        };
+        let info = StoreInfo {
+            backend: Backend::Sqlite,
+            server_version: rusqlite::version().to_string(),
+            location,
+        };
+        Ok(SqliteStore {
+            path,
+            conn: Arc::new(Mutex::new(opened)),
+            info,
+        })
+    }
+
+    /// Runs `f` on the shared connection in the blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            f(&mut conn.lock().expect("no task panics holding the connection"))
+        })
+        .await
+        .expect("SQLite tasks do not panic")
+    }
+}
+
+/// Opens a connection with the settings every catsync connection uses.
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+/// Maps a rusqlite error to a store error; `SQLITE_BUSY`/`LOCKED` are retryable.
+fn db_err(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| {
+        let retryable = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        StoreError::Database {
+            context: context.to_string(),
+            reason: e.to_string(),
+            retryable,
+        }
+    }
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 text so that they sort correctly as text.
+fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn info(&self) -> &StoreInfo {
+        &self.info
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        self.with_conn(|c| migrate::version(c)).await
+    }
+
+    async fn start_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let run = run.clone();
+        self.with_conn(move |c| control::insert_run(c, &run)).await
+    }
+
+    async fn fail_run(
+        &self,
+        run: &RunRecord,
+        errors: Vec<SyncErrorRecord>,
+    ) -> Result<(), StoreError> {
+        let run = run.clone();
+        self.with_conn(move |c| {
+            let tx = c.transaction().map_err(db_err("starting a transaction"))?;
+            control::finish_run(&tx, &run)?;
+            control::insert_errors(&tx, &errors)?;
+            control::record_failure(&tx, &run.source, errors.len() as i64)?;
+            tx.commit().map_err(db_err("committing a failed run"))
+        })
+        .await
+    }
+
+    async fn begin_feed_import(
+        &self,
+        distributor: &str,
+        run: &RunRecord,
+    ) -> Result<Box<dyn FeedImport>, StoreError> {
+        let import = import::SqliteFeedImport::begin(
+            self.path.clone(),
+            distributor.to_string(),
+            run.started_at,
+        )
+        .await?;
+        Ok(Box::new(import))
+    }
+
+    async fn sources(&self) -> Result<Vec<SourceStatus>, StoreError> {
+        self.with_conn(|c| control::sources(c)).await
+    }
+
+    async fn runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        let source = source.map(str::to_string);
+        self.with_conn(move |c| control::runs(c, source.as_deref(), limit))
+            .await
+    }
+
+    async fn sync_errors(&self, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
+        self.with_conn(move |c| control::sync_errors(c, limit))
+            .await
+    }
+
+    async fn distributor_products(
+        &self,
+        distributor: &str,
+    ) -> Result<Vec<StoredDistributorProduct>, StoreError> {
+        let distributor = distributor.to_string();
+        self.with_conn(move |c| import::distributor_products(c, &distributor))
+            .await
+    }
+}
