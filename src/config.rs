@@ -60,33 +60,19 @@ pub struct DistributorSection {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{} line {line}: environment variable {name} is not set (used as ${{{name}}})", path.display())]
-    MissingEnv {
-        path: PathBuf,
-        line: usize,
-        name: String,
-    },
+    MissingEnv { path: PathBuf, line: usize, name: String },
     #[error("{}: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
     #[error("{} line {line}: {message}", path.display())]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    Invalid { path: PathBuf, line: usize, message: String },
 }
 
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
         Config::parse(&text, path)
     }
 
@@ -120,10 +106,7 @@ impl Config {
                 ));
             }
             if names.insert(name.clone(), ()).is_some() {
-                return Err(invalid(
-                    d.name.span(),
-                    format!("distributor {name:?} is defined twice"),
-                ));
+                return Err(invalid(d.name.span(), format!("distributor {name:?} is defined twice")));
             }
             for key in d.columns.keys() {
                 if Role::from_name(key.get_ref()).is_none() {
@@ -144,23 +127,15 @@ impl Config {
 
     /// The feed profile of a distributor named in the config, if any.
     pub fn feed_profile(&self, distributor: &str) -> Option<FeedProfile> {
-        self.distributors
-            .iter()
-            .find(|d| d.name.get_ref() == distributor)
-            .map(|d| FeedProfile {
-                distributor: distributor.to_string(),
-                columns: d
-                    .columns
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            Role::from_name(k.get_ref()).expect("validated at load"),
-                            v.clone(),
-                        )
-                    })
-                    .collect(),
-                mode: d.mode,
-            })
+        self.distributors.iter().find(|d| d.name.get_ref() == distributor).map(|d| FeedProfile {
+            distributor: distributor.to_string(),
+            columns: d
+                .columns
+                .iter()
+                .map(|(k, v)| (Role::from_name(k.get_ref()).expect("validated at load"), v.clone()))
+                .collect(),
+            mode: d.mode,
+        })
     }
 }
 
@@ -170,8 +145,7 @@ pub fn valid_name(name: &str) -> bool {
     !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
 /// Replaces `${NAME}` with the environment variable's value, escaped for a TOML string, outside
@@ -236,52 +210,35 @@ mode = "delta"
         let profile = c.feed_profile("acme").unwrap();
         assert_eq!(profile.mode, FeedMode::Delta);
         assert_eq!(profile.columns[&Role::Sku], "Item #");
-        assert_eq!(
-            c.store.url.as_deref(),
-            Some("postgres://postgres@127.0.0.1:5432/catalog")
-        );
+        assert_eq!(c.store.url.as_deref(), Some("postgres://postgres@127.0.0.1:5432/catalog"));
     }
 
     #[test]
     fn unknown_keys_are_named_with_their_line() {
-        let err = parse("[store]\nurl = \"sqlite://x\"\nuser = \"me\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse("[store]\nurl = \"sqlite://x\"\nuser = \"me\"\n").unwrap_err().to_string();
         assert!(err.contains("line 3") && err.contains("user"), "{err}");
     }
 
     #[test]
     fn unknown_column_roles_are_named_with_their_line() {
-        let err =
-            parse("[[distributors]]\nname = \"acme\"\n[distributors.columns]\nskew = \"Item\"\n")
-                .unwrap_err()
-                .to_string();
+        let err = parse("[[distributors]]\nname = \"acme\"\n[distributors.columns]\nskew = \"Item\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 4") && err.contains("\"skew\""), "{err}");
     }
 
     #[test]
     fn bad_distributor_names_are_refused() {
-        let err = parse("[[distributors]]\nname = \"Acme; DROP\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("line 2") && err.contains("Acme; DROP"),
-            "{err}"
-        );
+        let err = parse("[[distributors]]\nname = \"Acme; DROP\"\n").unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("Acme; DROP"), "{err}");
     }
 
     #[test]
     fn env_vars_are_interpolated_and_escaped() {
         std::env::set_var("CATSYNC_TEST_CONFIG_URL", "postgres://u:p\"w@h/db");
-        let c = parse("[store]\nurl = \"${CATSYNC_TEST_CONFIG_URL}\"\n# ${NOT_SET_ANYWHERE}\n")
-            .unwrap();
+        let c = parse("[store]\nurl = \"${CATSYNC_TEST_CONFIG_URL}\"\n# ${NOT_SET_ANYWHERE}\n").unwrap();
         assert_eq!(c.store.url.as_deref(), Some("postgres://u:p\"w@h/db"));
-        let err = parse("[store]\n\nurl = \"${CATSYNC_SURELY_UNSET_VAR}\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("line 3") && err.contains("CATSYNC_SURELY_UNSET_VAR"),
-            "{err}"
-        );
+        let err = parse("[store]\n\nurl = \"${CATSYNC_SURELY_UNSET_VAR}\"\n").unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("CATSYNC_SURELY_UNSET_VAR"), "{err}");
     }
 }

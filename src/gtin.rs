@@ -20,11 +20,7 @@ pub enum GtinError {
     #[error("{value:?} has {len} digits; a GTIN has 8, 12, 13 or 14")]
     BadLength { value: String, len: usize },
     #[error("{value:?} has check digit {found}, expected {expected}")]
-    BadCheckDigit {
-        value: String,
-        found: u8,
-        expected: u8,
-    },
+    BadCheckDigit { value: String, found: u8, expected: u8 },
 }
 
 impl Gtin14 {
@@ -33,10 +29,7 @@ impl Gtin14 {
     /// `BadCheckDigit` together with the normalized value, so callers can keep it with a warning.
     pub fn parse(raw: &str) -> Result<Gtin14, (GtinError, Option<Gtin14>)> {
         let trimmed = raw.trim();
-        let unwrapped = trimmed
-            .strip_prefix("=\"")
-            .and_then(|s| s.strip_suffix('"'))
-            .unwrap_or(trimmed);
+        let unwrapped = trimmed.strip_prefix("=\"").and_then(|s| s.strip_suffix('"')).unwrap_or(trimmed);
         if unwrapped.contains(['e', 'E']) && unwrapped.contains('.') {
             return Err((GtinError::ScientificNotation(raw.to_string()), None));
         }
@@ -50,13 +43,7 @@ impl Gtin14 {
         }
         let len = digits.len();
         if !(8..=14).contains(&len) || (9..=10).contains(&len) {
-            return Err((
-                GtinError::BadLength {
-                    value: raw.to_string(),
-                    len,
-                },
-                None,
-            ));
+            return Err((GtinError::BadLength { value: raw.to_string(), len }, None));
         }
         let padded = format!("{digits:0>14}");
         let expected = check_digit(&padded[..13]);
@@ -65,14 +52,7 @@ impl Gtin14 {
         if found == expected {
             Ok(gtin)
         } else {
-            Err((
-                GtinError::BadCheckDigit {
-                    value: raw.to_string(),
-                    found,
-                    expected,
-                },
-                Some(gtin),
-            ))
+            Err((GtinError::BadCheckDigit { value: raw.to_string(), found, expected }, Some(gtin)))
         }
     }
 
@@ -93,12 +73,8 @@ impl fmt::Display for Gtin14 {
 
 /// GS1 check digit of the data digits: weights 3,1,3,… from the rightmost data digit.
 pub fn check_digit(data: &str) -> u8 {
-    let sum: u32 = data
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
+    let sum: u32 =
+        data.bytes().rev().enumerate().map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
     ((10 - sum % 10) % 10) as u8
 }
 
@@ -118,53 +94,28 @@ mod tests {
 
     #[test]
     fn spaces_dashes_and_excel_text_wrapper_are_ignored() {
-        assert_eq!(
-            Gtin14::parse(" 0-12345 67890-5 ").unwrap().as_str(),
-            "00012345678905"
-        );
-        assert_eq!(
-            Gtin14::parse("=\"012345678905\"").unwrap().as_str(),
-            "00012345678905"
-        );
+        assert_eq!(Gtin14::parse(" 0-12345 67890-5 ").unwrap().as_str(), "00012345678905");
+        assert_eq!(Gtin14::parse("=\"012345678905\"").unwrap().as_str(), "00012345678905");
     }
 
     #[test]
     fn gtin_8_is_padded() {
         // EAN-8 96385074: check digit 4.
-        assert_eq!(
-            Gtin14::parse("96385074").unwrap().as_str(),
-            "00000096385074"
-        );
+        assert_eq!(Gtin14::parse("96385074").unwrap().as_str(), "00000096385074");
     }
 
     #[test]
     fn wrong_check_digit_is_reported_with_the_normalized_value() {
         let (err, kept) = Gtin14::parse("012345678900").unwrap_err();
-        assert_eq!(
-            err,
-            GtinError::BadCheckDigit {
-                value: "012345678900".into(),
-                found: 0,
-                expected: 5
-            }
-        );
+        assert_eq!(err, GtinError::BadCheckDigit { value: "012345678900".into(), found: 0, expected: 5 });
         assert_eq!(kept.unwrap().as_str(), "00012345678900");
     }
 
     #[test]
     fn scientific_notation_letters_and_bad_lengths_are_refused() {
-        assert!(matches!(
-            Gtin14::parse("3.6E+11"),
-            Err((GtinError::ScientificNotation(_), None))
-        ));
-        assert!(matches!(
-            Gtin14::parse("12AB5"),
-            Err((GtinError::NotDigits(_), None))
-        ));
-        assert!(matches!(
-            Gtin14::parse("1234567890"),
-            Err((GtinError::BadLength { len: 10, .. }, None))
-        ));
+        assert!(matches!(Gtin14::parse("3.6E+11"), Err((GtinError::ScientificNotation(_), None))));
+        assert!(matches!(Gtin14::parse("12AB5"), Err((GtinError::NotDigits(_), None))));
+        assert!(matches!(Gtin14::parse("1234567890"), Err((GtinError::BadLength { len: 10, .. }, None))));
     }
 
     #[test]

@@ -88,10 +88,7 @@ mod tests {
         assert_eq!(a, distributor_product_id("acme", "X-1"));
         assert_ne!(a, distributor_product_id("globex", "X-1"));
         // The separator keeps ("ab","c") and ("a","bc") apart.
-        assert_ne!(
-            distributor_product_id("ab", "c"),
-            distributor_product_id("a", "bc")
-        );
+        assert_ne!(distributor_product_id("ab", "c"), distributor_product_id("a", "bc"));
         assert_eq!(a.get_version_num(), 5);
     }
 }

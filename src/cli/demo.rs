@@ -13,26 +13,14 @@ use crate::source::feed::FeedProfile;
 
 /// The bundled feeds (written by samples/make_feeds.py) and the distributor each belongs to.
 const SAMPLE_FEEDS: &[(&str, &str, &[u8])] = &[
-    (
-        "acme",
-        "acme_us_comma_utf8.csv",
-        include_bytes!("../../samples/feeds/acme_us_comma_utf8.csv"),
-    ),
+    ("acme", "acme_us_comma_utf8.csv", include_bytes!("../../samples/feeds/acme_us_comma_utf8.csv")),
     (
         "nordhandel",
         "nordhandel_de_semicolon_cp1252.csv",
         include_bytes!("../../samples/feeds/nordhandel_de_semicolon_cp1252.csv"),
     ),
-    (
-        "pacific",
-        "pacific_tab_utf16le.txt",
-        include_bytes!("../../samples/feeds/pacific_tab_utf16le.txt"),
-    ),
-    (
-        "summit",
-        "summit_pipe.csv.gz",
-        include_bytes!("../../samples/feeds/summit_pipe.csv.gz"),
-    ),
+    ("pacific", "pacific_tab_utf16le.txt", include_bytes!("../../samples/feeds/pacific_tab_utf16le.txt")),
+    ("summit", "summit_pipe.csv.gz", include_bytes!("../../samples/feeds/summit_pipe.csv.gz")),
 ];
 
 /// Where the sample files are written so that errors can point at real files.
@@ -41,16 +29,10 @@ const SAMPLE_DIR: &str = "catsync-data/sample-feeds";
 pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome> {
     let files = write_samples(Path::new(SAMPLE_DIR))?;
     let store = settings.open_store().await?;
-    let options = ImportOptions {
-        allow_mass_deactivate: false,
-        progress: false,
-    };
+    let options = ImportOptions { allow_mass_deactivate: false, progress: false };
     let mut reports = Vec::new();
     for (distributor, path) in &files {
-        let profile = FeedProfile {
-            distributor: distributor.to_string(),
-            ..FeedProfile::default()
-        };
+        let profile = FeedProfile { distributor: distributor.to_string(), ..FeedProfile::default() };
         let report = import_file(store.as_ref(), &profile, path, &options).await?;
         if !args.json {
             println!("{}", summary(&report));
@@ -58,16 +40,10 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
         reports.push(report);
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "files": reports }))?
-        );
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "files": reports }))?);
         return Ok(outcome(&reports, false));
     }
-    let total: u64 = reports
-        .iter()
-        .map(|r| r.counts.read - r.counts.rejected)
-        .sum();
+    let total: u64 = reports.iter().map(|r| r.counts.read - r.counts.rejected).sum();
     println!(
         "{} products from {} distributors are in {}.\nNext: `catsync status`, `catsync errors`; run `catsync demo` again to see an unchanged re-import write nothing.",
         total,

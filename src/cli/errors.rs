@@ -8,10 +8,7 @@ pub async fn run(settings: &Settings, args: &ErrorsArgs) -> anyhow::Result<Outco
     let store = settings.open_store().await?;
     let errors = store.sync_errors(args.limit).await?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "errors": errors }))?
-        );
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "errors": errors }))?);
         return Ok(Outcome::Completed);
     }
     if errors.is_empty() {
@@ -25,22 +22,12 @@ pub async fn run(settings: &Settings, args: &ErrorsArgs) -> anyhow::Result<Outco
                 e.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 e.source_table.clone(),
                 e.error_type.as_str().to_string(),
-                if e.resolved {
-                    "yes".into()
-                } else {
-                    "no".into()
-                },
+                if e.resolved { "yes".into() } else { "no".into() },
                 e.error_message.clone(),
             ]
         })
         .collect();
-    print!(
-        "{}",
-        table(
-            &["time (UTC)", "source", "type", "resolved", "message"],
-            &rows
-        )
-    );
+    print!("{}", table(&["time (UTC)", "source", "type", "resolved", "message"], &rows));
     println!("raw records: catsync errors --json");
     Ok(Outcome::Completed)
 }

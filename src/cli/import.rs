@@ -16,28 +16,20 @@ pub async fn run(settings: &Settings, args: &ImportArgs) -> anyhow::Result<Outco
         profile.mode = mode;
     }
     let store = settings.open_store().await?;
-    let options = ImportOptions {
-        allow_mass_deactivate: args.allow_mass_deactivate,
-        progress: !settings.quiet && !args.json,
-    };
+    let options =
+        ImportOptions { allow_mass_deactivate: args.allow_mass_deactivate, progress: !settings.quiet && !args.json };
     let mut reports = Vec::new();
     for file in &args.files {
         let report = import_file(store.as_ref(), &profile, file, &options).await?;
         if !args.json && !settings.quiet {
             print!("{}", summary(&report));
         } else if report.status == RunStatus::Failed && !args.json {
-            eprintln!(
-                "error: {}",
-                report.error.as_deref().unwrap_or("import failed")
-            );
+            eprintln!("error: {}", report.error.as_deref().unwrap_or("import failed"));
         }
         reports.push(report);
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "files": reports }))?
-        );
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "files": reports }))?);
     }
     Ok(outcome(&reports, args.strict))
 }
@@ -53,10 +45,7 @@ pub(super) fn profile_for(settings: &Settings, distributor: &str) -> anyhow::Res
         ))
         .into());
     }
-    Ok(FeedProfile {
-        distributor: distributor.to_string(),
-        ..FeedProfile::default()
-    })
+    Ok(FeedProfile { distributor: distributor.to_string(), ..FeedProfile::default() })
 }
 
 pub(super) fn outcome(reports: &[FileReport], strict: bool) -> Outcome {
@@ -73,28 +62,17 @@ pub(super) fn outcome(reports: &[FileReport], strict: bool) -> Outcome {
 pub(super) fn summary(r: &FileReport) -> String {
     let mut out = String::new();
     let status = match r.status {
-        RunStatus::Succeeded => format!(
-            "done in {}, {} rows/s",
-            duration(r.elapsed_seconds),
-            thousands(r.rows_per_second.round() as u64)
-        ),
+        RunStatus::Succeeded => {
+            format!("done in {}, {} rows/s", duration(r.elapsed_seconds), thousands(r.rows_per_second.round() as u64))
+        }
         _ => "FAILED, nothing was changed".to_string(),
     };
-    let _ = writeln!(
-        out,
-        "{} → distributor {}: {status}",
-        r.file.display(),
-        r.distributor
-    );
+    let _ = writeln!(out, "{} → distributor {}: {status}", r.file.display(), r.distributor);
     if let Some(d) = &r.detected {
         let _ = writeln!(out, "  detected   {d}");
     }
     if !r.columns.is_empty() {
-        let cols: Vec<String> = r
-            .columns
-            .iter()
-            .map(|(role, h)| format!("{role}={h:?}"))
-            .collect();
+        let cols: Vec<String> = r.columns.iter().map(|(role, h)| format!("{role}={h:?}")).collect();
         let _ = writeln!(out, "  columns    {}", cols.join(", "));
     }
     let c = &r.counts;
@@ -119,11 +97,7 @@ pub(super) fn summary(r: &FileReport) -> String {
     }
     let more = (c.rejected + c.warnings).saturating_sub(r.problems.len() as u64);
     if more > 0 && r.status == RunStatus::Succeeded {
-        let _ = writeln!(
-            out,
-            "  … {} more in sync_errors: catsync errors",
-            thousands(more)
-        );
+        let _ = writeln!(out, "  … {} more in sync_errors: catsync errors", thousands(more));
     }
     out
 }

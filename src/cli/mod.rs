@@ -59,31 +59,16 @@ pub struct Settings {
 impl Settings {
     pub fn resolve(cli: &Cli) -> Result<Settings, ConfigError> {
         let default_path = Path::new("catsync.toml");
-        let config_path = cli
-            .config
-            .clone()
-            .or_else(|| default_path.exists().then(|| default_path.to_path_buf()));
+        let config_path = cli.config.clone().or_else(|| default_path.exists().then(|| default_path.to_path_buf()));
         let config = match &config_path {
             Some(p) => Config::load(p)?,
             None => Config::default(),
         };
-        let store_url = cli
-            .store
-            .clone()
-            .or_else(|| config.store.url.clone())
-            .unwrap_or_else(|| DEFAULT_STORE_URL.into());
-        let search_url = cli
-            .search
-            .clone()
-            .or_else(|| config.search.url.clone())
-            .unwrap_or_else(|| DEFAULT_SEARCH_URL.into());
-        Ok(Settings {
-            config,
-            config_path,
-            store_url,
-            search_url,
-            quiet: cli.quiet,
-        })
+        let store_url =
+            cli.store.clone().or_else(|| config.store.url.clone()).unwrap_or_else(|| DEFAULT_STORE_URL.into());
+        let search_url =
+            cli.search.clone().or_else(|| config.search.url.clone()).unwrap_or_else(|| DEFAULT_SEARCH_URL.into());
+        Ok(Settings { config, config_path, store_url, search_url, quiet: cli.quiet })
     }
 
     /// Opens the configured store; a bad URL is a usage error.
@@ -100,8 +85,7 @@ impl Settings {
 /// Runs the command and returns the process exit code; errors are printed with their causes.
 pub async fn run(cli: Cli) -> ExitCode {
     let result = async {
-        let settings =
-            Settings::resolve(&cli).map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?;
+        let settings = Settings::resolve(&cli).map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?;
         match &cli.command {
             Command::Import(a) => import::run(&settings, a).await,
             Command::Status(a) => status::run(&settings, a).await,

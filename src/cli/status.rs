@@ -9,20 +9,11 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
     let sources = store.sources().await?;
     let mut last_runs = Vec::new();
     for s in &sources {
-        last_runs.push(
-            store
-                .runs(Some(&s.source_table), 1)
-                .await?
-                .into_iter()
-                .next(),
-        );
+        last_runs.push(store.runs(Some(&s.source_table), 1).await?.into_iter().next());
     }
     if args.json {
-        let sources: Vec<_> = sources
-            .iter()
-            .zip(&last_runs)
-            .map(|(s, r)| serde_json::json!({ "source": s, "last_run": r }))
-            .collect();
+        let sources: Vec<_> =
+            sources.iter().zip(&last_runs).map(|(s, r)| serde_json::json!({ "source": s, "last_run": r })).collect();
         let info = store.info();
         let doc = serde_json::json!({
             "store": { "backend": info.backend.name(), "location": info.location },
@@ -31,11 +22,7 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Outcome::Completed);
     }
-    println!(
-        "store: {} ({})",
-        store.info().location,
-        store.info().backend.name()
-    );
+    println!("store: {} ({})", store.info().location, store.info().backend.name());
     if sources.is_empty() {
         println!("no source has been synced yet: try `catsync demo` or `catsync import FILE --distributor NAME`");
         return Ok(Outcome::Completed);
@@ -44,16 +31,11 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
         .iter()
         .zip(&last_runs)
         .map(|(s, run)| {
-            let rate = if s.records_processed > 0 {
-                s.error_count as f64 / s.records_processed as f64 * 100.0
-            } else {
-                0.0
-            };
+            let rate =
+                if s.records_processed > 0 { s.error_count as f64 / s.records_processed as f64 * 100.0 } else { 0.0 };
             vec![
                 s.source_table.clone(),
-                s.last_sync_time.map_or("never".into(), |t| {
-                    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-                }),
+                s.last_sync_time.map_or("never".into(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
                 thousands(s.records_processed as u64),
                 thousands(s.success_count as u64),
                 thousands(s.error_count as u64),
@@ -69,20 +51,6 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
             ]
         })
         .collect();
-    print!(
-        "{}",
-        table(
-            &[
-                "source",
-                "last sync",
-                "processed",
-                "succeeded",
-                "errors",
-                "error rate",
-                "last run"
-            ],
-            &rows
-        )
-    );
+    print!("{}", table(&["source", "last sync", "processed", "succeeded", "errors", "error rate", "last run"], &rows));
     Ok(Outcome::Completed)
 }

@@ -53,12 +53,7 @@ impl RunCounts {
     /// These store-side counts (inserted, updated, unchanged, deactivated) with the reader-side
     /// ones (read, rejected, warnings) of `reader`.
     pub fn with_reader_counts(self, reader: &RunCounts) -> RunCounts {
-        RunCounts {
-            read: reader.read,
-            rejected: reader.rejected,
-            warnings: reader.warnings,
-            ..self
-        }
+        RunCounts { read: reader.read, rejected: reader.rejected, warnings: reader.warnings, ..self }
     }
 }
 
@@ -100,11 +95,8 @@ impl RunRecord {
         self.status = status;
         self.message = message;
         self.elapsed_seconds = (end - self.started_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
-        self.rows_per_second = if self.elapsed_seconds > 0.0 {
-            self.counts.read as f64 / self.elapsed_seconds
-        } else {
-            0.0
-        };
+        self.rows_per_second =
+            if self.elapsed_seconds > 0.0 { self.counts.read as f64 / self.elapsed_seconds } else { 0.0 };
     }
 }
 

@@ -69,7 +69,9 @@ pub struct FeedImportEnd {
     pub allow_mass_deactivate: bool,
     /// The run, finished, with `read`, `rejected` and `warnings` filled in; the store adds the rest.
     pub run: RunRecord,
-    pub advance: ControlAdvance,
+    /// Where `sync_control` moves; `None` for a failed run, whose errors are counted but which
+    /// moves no watermark.
+    pub advance: Option<ControlAdvance>,
 }
 
 /// An import in progress: everything written through it commits together, or not at all.
@@ -98,18 +100,10 @@ pub trait Store: Send + Sync {
     async fn start_run(&self, run: &RunRecord) -> Result<(), StoreError>;
 
     /// Records a failed run and its errors (for instance an unreadable file).
-    async fn fail_run(
-        &self,
-        run: &RunRecord,
-        errors: Vec<SyncErrorRecord>,
-    ) -> Result<(), StoreError>;
+    async fn fail_run(&self, run: &RunRecord, errors: Vec<SyncErrorRecord>) -> Result<(), StoreError>;
 
     /// Opens the transaction of a feed import for `distributor`.
-    async fn begin_feed_import(
-        &self,
-        distributor: &str,
-        run: &RunRecord,
-    ) -> Result<Box<dyn FeedImport>, StoreError>;
+    async fn begin_feed_import(&self, distributor: &str, run: &RunRecord) -> Result<Box<dyn FeedImport>, StoreError>;
 
     async fn sources(&self) -> Result<Vec<SourceStatus>, StoreError>;
 
@@ -120,10 +114,7 @@ pub trait Store: Send + Sync {
     async fn sync_errors(&self, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError>;
 
     /// Every product of a distributor, ordered by SKU.
-    async fn distributor_products(
-        &self,
-        distributor: &str,
-    ) -> Result<Vec<StoredDistributorProduct>, StoreError>;
+    async fn distributor_products(&self, distributor: &str) -> Result<Vec<StoredDistributorProduct>, StoreError>;
 }
 
 /// Errors of the store seam; `is_retryable` tells transient conflicts from real failures.
@@ -136,32 +127,19 @@ pub enum StoreError {
     #[error("cannot open the store at {location}: {reason}")]
     Connect { location: String, reason: String },
     #[error("{context}: {reason}")]
-    Database {
-        context: String,
-        reason: String,
-        retryable: bool,
-    },
+    Database { context: String, reason: String, retryable: bool },
     #[error("refusing to deactivate {would} of {active} active products of {distributor} ({percent:.0}%, more than 20%): the file looks truncated or incomplete; nothing was changed. If the distributor really dropped them, re-run with --allow-mass-deactivate")]
-    MassDeactivation {
-        distributor: String,
-        would: u64,
-        active: u64,
-        percent: f64,
-    },
-    #[error("the store's schema is at version {found}, newer than this catsync understands ({supported}); upgrade catsync")]
+    MassDeactivation { distributor: String, would: u64, active: u64, percent: f64 },
+    #[error(
+        "the store's schema is at version {found}, newer than this catsync understands ({supported}); upgrade catsync"
+    )]
     SchemaTooNew { found: i64, supported: i64 },
 }
 
 impl StoreError {
     /// A serialization conflict or lock timeout: running the same work again may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database {
-                retryable: true,
-                ..
-            }
-        )
+        matches!(self, StoreError::Database { retryable: true, .. })
     }
 }
 
@@ -171,9 +149,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     match scheme.as_deref() {
         Some("sqlite") => Ok(Arc::new(sqlite::SqliteStore::open(url).await?)),
         Some("postgres" | "postgresql") => Ok(Arc::new(postgres::PgStore::open(url).await?)),
-        _ => Err(StoreError::UnsupportedScheme {
-            url: redact_url(url),
-        }),
+        _ => Err(StoreError::UnsupportedScheme { url: redact_url(url) }),
     }
 }
 
@@ -184,11 +160,7 @@ pub(crate) fn check_mass_deactivation(
     active: u64,
     allow: bool,
 ) -> Result<(), StoreError> {
-    let ratio = if active == 0 {
-        0.0
-    } else {
-        would as f64 / active as f64
-    };
+    let ratio = if active == 0 { 0.0 } else { would as f64 / active as f64 };
     if ratio > MASS_DEACTIVATION_RATIO && !allow {
         return Err(StoreError::MassDeactivation {
             distributor: distributor.to_string(),

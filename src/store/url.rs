@@ -6,9 +6,7 @@ pub fn redact_url(url: &str) -> String {
     let mut out = url.to_string();
     if let Some(scheme_end) = out.find("://") {
         let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..]
-            .find(['/', '?', '#'])
-            .map_or(out.len(), |i| rest_start + i);
+        let authority_end = out[rest_start..].find(['/', '?', '#']).map_or(out.len(), |i| rest_start + i);
         if let Some(at) = out[rest_start..authority_end].rfind('@') {
             let userinfo = &out[rest_start..rest_start + at];
             if let Some(colon) = userinfo.find(':') {
@@ -40,14 +38,8 @@ mod tests {
 
     #[test]
     fn passwords_are_hidden_everywhere() {
-        assert_eq!(
-            redact_url("postgres://u:s3cret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(
-            redact_url("postgres://u:p%40ss@w@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(redact_url("postgres://u:s3cret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("postgres://u:p%40ss@w@h/db"), "postgres://u:***@h/db");
         assert_eq!(
             redact_url("postgresql://u@h/db?sslmode=require&password=s3cret"),
             "postgresql://u@h/db?sslmode=require&password=***"

@@ -277,10 +277,7 @@ impl fmt::Display for Role {
 /// `"D&H Item Number"` → `"d h item number"`.
 pub fn normalize_header(header: &str) -> String {
     let mut out = String::with_capacity(header.len());
-    for word in header
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for word in header.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -303,33 +300,21 @@ pub struct ColumnMap {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MappingError {
     #[error("column mapping {role} = {header:?} names a header that is not in the file (headers: {headers})")]
-    ConfiguredHeaderMissing {
-        role: Role,
-        header: String,
-        headers: String,
-    },
+    ConfiguredHeaderMissing { role: Role, header: String, headers: String },
     #[error("no column holds the SKU: none of the headers ({headers}) is a known SKU header; map one in the config with [distributors.columns] sku = \"<header>\"")]
     NoSkuColumn { headers: String },
 }
 
 impl ColumnMap {
     /// Builds the map: configured columns first, then known header names for the other fields.
-    pub fn build(
-        raw_headers: &[String],
-        configured: &BTreeMap<Role, String>,
-    ) -> Result<ColumnMap, MappingError> {
+    pub fn build(raw_headers: &[String], configured: &BTreeMap<Role, String>) -> Result<ColumnMap, MappingError> {
         let headers = dedup_headers(raw_headers);
         let mut roles = BTreeMap::new();
         for (&role, wanted) in configured {
             let wanted_norm = wanted.trim().to_lowercase();
-            let found = headers
-                .iter()
-                .position(|h| h.trim().to_lowercase() == wanted_norm)
-                .ok_or_else(|| MappingError::ConfiguredHeaderMissing {
-                    role,
-                    header: wanted.clone(),
-                    headers: quoted_list(&headers),
-                })?;
+            let found = headers.iter().position(|h| h.trim().to_lowercase() == wanted_norm).ok_or_else(|| {
+                MappingError::ConfiguredHeaderMissing { role, header: wanted.clone(), headers: quoted_list(&headers) }
+            })?;
             roles.insert(role, found);
         }
         let normalized: Vec<String> = headers.iter().map(|h| normalize_header(h)).collect();
@@ -339,28 +324,27 @@ impl ColumnMap {
             }
             // Synonyms are ordered from most to least specific, so the first synonym present wins.
             let taken: Vec<usize> = roles.values().copied().collect();
-            let found = role.synonyms().iter().find_map(|syn| {
-                normalized
-                    .iter()
-                    .enumerate()
-                    .position(|(i, h)| h == syn && !taken.contains(&i))
-            });
+            let found = role
+                .synonyms()
+                .iter()
+                .find_map(|syn| normalized.iter().enumerate().position(|(i, h)| h == syn && !taken.contains(&i)));
             if let Some(i) = found {
                 roles.insert(role, i);
             }
         }
         if !roles.contains_key(&Role::Sku) {
-            return Err(MappingError::NoSkuColumn {
-                headers: quoted_list(&headers),
-            });
+            return Err(MappingError::NoSkuColumn { headers: quoted_list(&headers) });
         }
         let mapped: Vec<usize> = roles.values().copied().collect();
         let attributes = (0..headers.len()).filter(|i| !mapped.contains(i)).collect();
-        Ok(ColumnMap {
-            headers,
-            roles,
-            attributes,
-        })
+        Ok(ColumnMap { headers, roles, attributes })
+    }
+
+    /// A map of a header row that could not be mapped: every column an attribute.
+    pub fn unmapped(raw_headers: &[String]) -> ColumnMap {
+        let headers = dedup_headers(raw_headers);
+        let attributes = (0..headers.len()).collect();
+        ColumnMap { headers, roles: BTreeMap::new(), attributes }
     }
 
     pub fn column(&self, role: Role) -> Option<usize> {
@@ -369,17 +353,12 @@ impl ColumnMap {
 
     /// The role and header of each mapped column, for summaries.
     pub fn mapped(&self) -> impl Iterator<Item = (Role, &str)> {
-        self.roles
-            .iter()
-            .map(|(&r, &i)| (r, self.headers[i].as_str()))
+        self.roles.iter().map(|(&r, &i)| (r, self.headers[i].as_str()))
     }
 
     /// The header of column `index`, or a name for a value beyond the header row.
     pub fn header(&self, index: usize) -> String {
-        self.headers
-            .get(index)
-            .cloned()
-            .unwrap_or_else(|| format!("column {}", index + 1))
+        self.headers.get(index).cloned().unwrap_or_else(|| format!("column {}", index + 1))
     }
 }
 
@@ -405,11 +384,7 @@ fn dedup_headers(raw: &[String]) -> Vec<String> {
 }
 
 fn quoted_list(headers: &[String]) -> String {
-    headers
-        .iter()
-        .map(|h| format!("{h:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    headers.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -467,15 +442,8 @@ mod tests {
 
     #[test]
     fn duplicated_and_blank_headers_get_unique_names() {
-        let map = ColumnMap::build(
-            &strings(&["sku", "Qty on Hand", "", "Qty on Hand"]),
-            &BTreeMap::new(),
-        )
-        .unwrap();
-        assert_eq!(
-            map.headers,
-            strings(&["sku", "Qty on Hand", "column 3", "Qty on Hand_2"])
-        );
+        let map = ColumnMap::build(&strings(&["sku", "Qty on Hand", "", "Qty on Hand"]), &BTreeMap::new()).unwrap();
+        assert_eq!(map.headers, strings(&["sku", "Qty on Hand", "column 3", "Qty on Hand_2"]));
         assert_eq!(map.column(Role::Quantity), Some(1));
     }
 

@@ -64,44 +64,23 @@ pub struct DecodedFeed {
 
 /// Opens `path`, unwrapping gzip and transcoding to UTF-8.
 pub fn open(path: &Path) -> Result<DecodedFeed, FeedError> {
-    let io_err = |source| FeedError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io_err = |source| FeedError::Io { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(io_err)?;
     let file_len = file.metadata().map_err(io_err)?.len();
     let bytes_read = Arc::new(AtomicU64::new(0));
     let content_hash = Arc::new(Mutex::new(Xxh3::new()));
-    let counted = CountingReader {
-        inner: file,
-        count: bytes_read.clone(),
-        hash: content_hash.clone(),
-    };
+    let counted = CountingReader { inner: file, count: bytes_read.clone(), hash: content_hash.clone() };
     let mut buffered = BufReader::with_capacity(256 * 1024, counted);
-    let gzipped = buffered
-        .fill_buf()
-        .map_err(io_err)?
-        .starts_with(&[0x1f, 0x8b]);
-    let mut raw: Box<dyn Read + Send> = if gzipped {
-        Box::new(MultiGzDecoder::new(buffered))
-    } else {
-        Box::new(buffered)
-    };
+    let gzipped = buffered.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
+    let mut raw: Box<dyn Read + Send> =
+        if gzipped { Box::new(MultiGzDecoder::new(buffered)) } else { Box::new(buffered) };
     let mut head = Vec::with_capacity(SAMPLE_BYTES);
-    (&mut raw)
-        .take(SAMPLE_BYTES as u64)
-        .read_to_end(&mut head)
-        .map_err(io_err)?;
+    (&mut raw).take(SAMPLE_BYTES as u64).read_to_end(&mut head).map_err(io_err)?;
     if let Some(format) = foreign_format(&head) {
-        return Err(FeedError::NotText {
-            path: path.to_path_buf(),
-            format,
-        });
+        return Err(FeedError::NotText { path: path.to_path_buf(), format });
     }
-    let encoding = detect_encoding(&head).ok_or_else(|| FeedError::NotText {
-        path: path.to_path_buf(),
-        format: "binary data",
-    })?;
+    let encoding =
+        detect_encoding(&head).ok_or_else(|| FeedError::NotText { path: path.to_path_buf(), format: "binary data" })?;
     let bom_len = match encoding {
         FeedEncoding::Utf8Bom => 3,
         _ => 0,
@@ -109,55 +88,30 @@ pub fn open(path: &Path) -> Result<DecodedFeed, FeedError> {
     let sample = sample_text(&head[bom_len..], encoding);
     let rest = Cursor::new(head).chain(raw);
     let text: Box<dyn Read + Send> = match encoding.transcoder() {
-        Some(enc) => Box::new(
-            DecodeReaderBytesBuilder::new()
-                .encoding(Some(enc))
-                .bom_override(true)
-                .build(rest),
-        ),
+        Some(enc) => Box::new(DecodeReaderBytesBuilder::new().encoding(Some(enc)).bom_override(true).build(rest)),
         None => {
             let mut rest = rest;
             io::copy(&mut (&mut rest).take(bom_len as u64), &mut io::sink()).map_err(io_err)?;
             Box::new(rest)
         }
     };
-    Ok(DecodedFeed {
-        text,
-        sample,
-        encoding,
-        gzipped,
-        bytes_read,
-        content_hash,
-        file_len,
-    })
+    Ok(DecodedFeed { text, sample, encoding, gzipped, bytes_read, content_hash, file_len })
 }
 
 /// Names well-known binary formats, so the error says what the file is instead of "bad CSV".
 fn foreign_format(head: &[u8]) -> Option<&'static str> {
     const MAGIC: &[(&[u8], &str)] = &[
-        (
-            b"PK\x03\x04",
-            "a ZIP archive (an .xlsx workbook or a zipped feed: unzip it or export it as CSV)",
-        ),
-        (
-            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-            "an Excel 97-2003 workbook (.xls): export it as CSV",
-        ),
+        (b"PK\x03\x04", "a ZIP archive (an .xlsx workbook or a zipped feed: unzip it or export it as CSV)"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls): export it as CSV"),
         (b"%PDF", "a PDF document"),
         (b"\x89PNG", "a PNG image"),
         (b"\xff\xd8\xff", "a JPEG image"),
         (b"BZh", "a bzip2 archive: decompress it first"),
         (b"\xfd7zXZ", "an xz archive: decompress it first"),
         (b"7z\xbc\xaf", "a 7-Zip archive: decompress it first"),
-        (
-            b"<?xml",
-            "an XML document (BMEcat and other XML feeds are not read by catsync yet)",
-        ),
+        (b"<?xml", "an XML document (BMEcat and other XML feeds are not read by catsync yet)"),
     ];
-    MAGIC
-        .iter()
-        .find(|(magic, _)| head.starts_with(magic))
-        .map(|(_, name)| *name)
+    MAGIC.iter().find(|(magic, _)| head.starts_with(magic)).map(|(_, name)| *name)
 }
 
 /// Picks the encoding from a BOM, from the pattern of zero bytes, or from UTF-8 validity.
@@ -176,12 +130,7 @@ fn detect_encoding(head: &[u8]) -> Option<FeedEncoding> {
         return Some(FeedEncoding::Utf8);
     }
     let zeros_at = |parity: usize| {
-        head.iter()
-            .skip(parity)
-            .step_by(2)
-            .filter(|&&b| b == 0)
-            .count() as f64
-            / (head.len() / 2).max(1) as f64
+        head.iter().skip(parity).step_by(2).filter(|&&b| b == 0).count() as f64 / (head.len() / 2).max(1) as f64
     };
     // ASCII text in UTF-16 without a BOM has a zero in every other byte.
     if head.len() >= 4 && zeros_at(1) > 0.4 && zeros_at(0) < 0.05 {
@@ -190,10 +139,7 @@ fn detect_encoding(head: &[u8]) -> Option<FeedEncoding> {
     if head.len() >= 4 && zeros_at(0) > 0.4 && zeros_at(1) < 0.05 {
         return Some(FeedEncoding::Utf16Be);
     }
-    let control = head
-        .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
-        .count();
+    let control = head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c)).count();
     if control * 20 > head.len() {
         return None;
     }
@@ -214,10 +160,7 @@ fn sample_text(head: &[u8], encoding: FeedEncoding) -> String {
 
 /// Decodes one field of a UTF-8 file that turned out to hold a stray Windows-1252 byte.
 pub fn windows_1252(bytes: &[u8]) -> String {
-    WINDOWS_1252
-        .decode_without_bom_handling(bytes)
-        .0
-        .into_owned()
+    WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
 }
 
 /// Counts and hashes the bytes of the file as they are read, so the fingerprint costs no second pass.
@@ -231,10 +174,7 @@ impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
-        self.hash
-            .lock()
-            .expect("hash lock is never poisoned")
-            .update(&buf[..n]);
+        self.hash.lock().expect("hash lock is never poisoned").update(&buf[..n]);
         Ok(n)
     }
 }
@@ -245,30 +185,12 @@ mod tests {
 
     #[test]
     fn boms_and_zero_patterns_pick_the_encoding() {
-        assert_eq!(
-            detect_encoding(b"\xef\xbb\xbfsku"),
-            Some(FeedEncoding::Utf8Bom)
-        );
-        assert_eq!(
-            detect_encoding(b"\xff\xfes\x00k\x00"),
-            Some(FeedEncoding::Utf16Le)
-        );
-        assert_eq!(
-            detect_encoding(b"s\x00k\x00u\x00;\x00"),
-            Some(FeedEncoding::Utf16Le)
-        );
-        assert_eq!(
-            detect_encoding("Zubehör".as_bytes()),
-            Some(FeedEncoding::Utf8)
-        );
-        assert_eq!(
-            detect_encoding(b"Zubeh\xf6r"),
-            Some(FeedEncoding::Windows1252)
-        );
-        assert_eq!(
-            detect_encoding(b"\x01\x02\x03\x04\x05\x06\x07\x08abc"),
-            None
-        );
+        assert_eq!(detect_encoding(b"\xef\xbb\xbfsku"), Some(FeedEncoding::Utf8Bom));
+        assert_eq!(detect_encoding(b"\xff\xfes\x00k\x00"), Some(FeedEncoding::Utf16Le));
+        assert_eq!(detect_encoding(b"s\x00k\x00u\x00;\x00"), Some(FeedEncoding::Utf16Le));
+        assert_eq!(detect_encoding("Zubehör".as_bytes()), Some(FeedEncoding::Utf8));
+        assert_eq!(detect_encoding(b"Zubeh\xf6r"), Some(FeedEncoding::Windows1252));
+        assert_eq!(detect_encoding(b"\x01\x02\x03\x04\x05\x06\x07\x08abc"), None);
     }
 
     #[test]
@@ -280,9 +202,7 @@ mod tests {
     #[test]
     fn zip_and_xls_are_named() {
         assert!(foreign_format(b"PK\x03\x04rest").unwrap().contains("ZIP"));
-        assert!(foreign_format(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
-            .unwrap()
-            .contains("Excel"));
+        assert!(foreign_format(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1").unwrap().contains("Excel"));
         assert_eq!(foreign_format(b"sku,price"), None);
     }
 }

@@ -17,10 +17,7 @@ pub fn sniff(sample: &str) -> Dialect {
     let lines = logical_lines(sample);
     let mut best = (b',', 0usize, 0usize); // delimiter, lines agreeing, fields per line
     for &delim in &CANDIDATES {
-        let counts: Vec<usize> = lines
-            .iter()
-            .map(|l| count_outside_quotes(l, delim))
-            .collect();
+        let counts: Vec<usize> = lines.iter().map(|l| count_outside_quotes(l, delim)).collect();
         let Some((mode, agreeing)) = mode_of_nonzero(&counts) else {
             continue;
         };
@@ -29,10 +26,7 @@ pub fn sniff(sample: &str) -> Dialect {
         }
     }
     let delimiter = best.0;
-    Dialect {
-        delimiter,
-        decimal_comma: prefers_decimal_comma(sample, delimiter),
-    }
+    Dialect { delimiter, decimal_comma: prefers_decimal_comma(sample, delimiter) }
 }
 
 /// Lines of the sample, joining lines inside quoted fields; the last, possibly cut, line is dropped
@@ -81,8 +75,7 @@ fn mode_of_nonzero(counts: &[usize]) -> Option<(usize, usize)> {
     for &c in counts.iter().filter(|&&c| c > 0) {
         *freq.entry(c).or_insert(0usize) += 1;
     }
-    freq.into_iter()
-        .max_by_key(|&(count, lines)| (lines, count))
+    freq.into_iter().max_by_key(|&(count, lines)| (lines, count))
 }
 
 /// Counts numbers written `12,90` against `12.90` outside the delimiter.
@@ -91,19 +84,14 @@ fn prefers_decimal_comma(sample: &str, delimiter: u8) -> bool {
         return false;
     }
     let (mut comma, mut dot) = (0, 0);
-    for field in sample.split(|c: char| c == delimiter as char || c == '\n') {
+    for field in sample.split([delimiter as char, '\n']) {
         let f = field.trim().trim_matches('"');
         let Some(pos) = f.rfind([',', '.']) else {
             continue;
         };
         let (int, frac) = (&f[..pos], &f[pos + 1..]);
-        let digits = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
-        };
-        if digits(int) && (1..=2).contains(&frac.len()) && frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',');
+        if digits(int) && (1..=2).contains(&frac.len()) && frac.bytes().all(|b| b.is_ascii_digit()) {
             if f.as_bytes()[pos] == b',' {
                 comma += 1;
             } else {

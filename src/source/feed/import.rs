@@ -12,9 +12,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{FeedError, FeedProfile, FeedReader, FeedRecord, RowProblem, Severity};
-use crate::control::{
-    now_micros, ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SyncErrorRecord,
-};
+use crate::control::{now_micros, ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SyncErrorRecord};
 use crate::product::DistributorProduct;
 use crate::store::{FeedImport, FeedImportEnd, Store, StoreError};
 
@@ -99,7 +97,8 @@ pub async fn import_file(
         match stream_into_store(store, profile, path, options, &mut run, &mut report).await {
             Ok(counts) => {
                 run.counts = counts;
-                report.status = RunStatus::Succeeded;
+                report.status = run.status;
+                report.error = run.message.clone();
             }
             Err(ImportError::Store(e)) if e.is_retryable() && attempt < ATTEMPTS => {
                 tracing::warn!(error = %e, attempt, "store conflict; importing the file again");
@@ -125,18 +124,9 @@ pub async fn import_file(
 
 /// What the reader thread sends.
 enum ReaderEvent {
-    Opened {
-        detected: String,
-        columns: Vec<(String, String)>,
-    },
-    Batch {
-        products: Vec<DistributorProduct>,
-        problems: Vec<RowProblem>,
-        bytes_read: u64,
-    },
-    Done {
-        fingerprint: String,
-    },
+    Opened { detected: String, columns: Vec<(String, String)>, mapping_error: Option<String> },
+    Batch { products: Vec<DistributorProduct>, problems: Vec<RowProblem>, bytes_read: u64 },
+    Done { fingerprint: String },
     Failed(FeedError),
 }
 
@@ -153,25 +143,20 @@ async fn stream_into_store(
         let (profile, path) = (profile.clone(), path.to_path_buf());
         std::thread::spawn(move || read_feed(&path, &profile, &tx))
     };
-    let progress = progress_bar(
-        options.progress,
-        std::fs::metadata(path).map_or(0, |m| m.len()),
-    );
+    let progress = progress_bar(options.progress, std::fs::metadata(path).map_or(0, |m| m.len()));
     let file_name = path.display().to_string();
     let mut import: Option<Box<dyn FeedImport>> = None;
     let mut fingerprint = None;
+    let mut mapping_error = None;
     while let Some(event) = rx.recv().await {
         match event {
-            ReaderEvent::Opened { detected, columns } => {
+            ReaderEvent::Opened { detected, columns, mapping_error: e } => {
                 report.detected = Some(detected);
                 report.columns = columns;
+                mapping_error = e;
                 import = Some(store.begin_feed_import(&profile.distributor, run).await?);
             }
-            ReaderEvent::Batch {
-                products,
-                problems,
-                bytes_read,
-            } => {
+            ReaderEvent::Batch { products, problems, bytes_read } => {
                 tally(&mut run.counts, &products, &problems);
                 report.problems.extend(
                     problems
@@ -179,15 +164,8 @@ async fn stream_into_store(
                         .take(PROBLEMS_SHOWN.saturating_sub(report.problems.len()))
                         .map(|p| p.describe(&file_name)),
                 );
-                let errors = problems
-                    .into_iter()
-                    .map(|p| sync_error(run, &file_name, p))
-                    .collect();
-                import
-                    .as_mut()
-                    .expect("Opened comes first")
-                    .write(products, errors)
-                    .await?;
+                let errors = problems.into_iter().map(|p| sync_error(run, &file_name, p)).collect();
+                import.as_mut().expect("Opened comes first").write(products, errors).await?;
                 progress.set_position(bytes_read);
                 progress.set_message(format!("{} rows", run.counts.read));
             }
@@ -195,12 +173,12 @@ async fn stream_into_store(
             ReaderEvent::Failed(e) => return Err(e.into()),
         }
     }
-    reader_thread
-        .join()
-        .expect("the feed reader thread does not panic");
+    reader_thread.join().expect("the feed reader thread does not panic");
     progress.finish_and_clear();
     let import = import.expect("a reader that did not fail has opened the file");
-    run.finish(RunStatus::Succeeded, None);
+    // An unmappable header rejects every row: the run fails, but its rows are kept for a retry.
+    let failed = mapping_error.is_some();
+    run.finish(if failed { RunStatus::Failed } else { RunStatus::Succeeded }, mapping_error);
     let advance = ControlAdvance {
         watermark: fingerprint.clone(),
         metrics: serde_json::json!({
@@ -211,10 +189,10 @@ async fn stream_into_store(
         }),
     };
     let end = FeedImportEnd {
-        deactivate_missing: profile.mode == super::FeedMode::Full,
+        deactivate_missing: profile.mode == super::FeedMode::Full && !failed,
         allow_mass_deactivate: options.allow_mass_deactivate,
         run: run.clone(),
-        advance,
+        advance: (!failed).then_some(advance),
     };
     Ok(import.commit(end).await?)
 }
@@ -229,15 +207,9 @@ fn read_feed(path: &Path, profile: &FeedProfile, tx: &mpsc::Sender<ReaderEvent>)
             return;
         }
     };
-    let columns = reader
-        .column_map()
-        .mapped()
-        .map(|(r, h)| (r.name().to_string(), h.to_string()))
-        .collect();
-    if !send(ReaderEvent::Opened {
-        detected: reader.detected(),
-        columns,
-    }) {
+    let columns = reader.column_map().mapped().map(|(r, h)| (r.name().to_string(), h.to_string())).collect();
+    let mapping_error = reader.mapping_error().map(|e| format!("{}: {e}", path.display()));
+    if !send(ReaderEvent::Opened { detected: reader.detected(), columns, mapping_error }) {
         return;
     }
     let (mut products, mut problems) = (Vec::with_capacity(BATCH_ROWS), Vec::new());
@@ -265,33 +237,21 @@ fn read_feed(path: &Path, profile: &FeedProfile, tx: &mpsc::Sender<ReaderEvent>)
         }
     }
     let bytes_read = reader.progress().0;
-    if send(ReaderEvent::Batch {
-        products,
-        problems,
-        bytes_read,
-    }) {
-        send(ReaderEvent::Done {
-            fingerprint: reader.fingerprint(),
-        });
+    if send(ReaderEvent::Batch { products, problems, bytes_read }) {
+        send(ReaderEvent::Done { fingerprint: reader.fingerprint() });
     }
 }
 
 fn tally(counts: &mut RunCounts, products: &[DistributorProduct], problems: &[RowProblem]) {
-    let rejected = problems
-        .iter()
-        .filter(|p| p.severity == Severity::Rejected)
-        .count() as u64;
+    let rejected = problems.iter().filter(|p| p.severity == Severity::Rejected).count() as u64;
     counts.read += products.len() as u64 + rejected;
     counts.rejected += rejected;
     counts.warnings += problems.len() as u64 - rejected;
 }
 
 fn sync_error(run: &RunRecord, file: &str, p: RowProblem) -> SyncErrorRecord {
-    let fields: serde_json::Map<String, serde_json::Value> = p
-        .raw
-        .iter()
-        .map(|(h, v)| (h.clone(), serde_json::Value::String(v.clone())))
-        .collect();
+    let fields: serde_json::Map<String, serde_json::Value> =
+        p.raw.iter().map(|(h, v)| (h.clone(), serde_json::Value::String(v.clone()))).collect();
     SyncErrorRecord {
         id: Uuid::new_v4(),
         run_id: run.id,

@@ -55,20 +55,13 @@ pub struct FeedProfile {
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
     #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{}: the file is empty", path.display())]
     Empty { path: PathBuf },
     #[error("{}: this is {format}, not a CSV or text feed", path.display())]
     NotText { path: PathBuf, format: &'static str },
     #[error("{} line {line}: {source}", path.display())]
-    Header {
-        path: PathBuf,
-        line: u64,
-        source: columns::MappingError,
-    },
+    Header { path: PathBuf, line: u64, source: columns::MappingError },
 }
 
 /// How bad a row problem is.
@@ -97,16 +90,15 @@ impl RowProblem {
     /// `acme.csv line 1042, column "Dealer Price": "12,5O" is not a number`.
     pub fn describe(&self, file: &str) -> String {
         match &self.field {
-            Some(field) => format!(
-                "{file} line {}, column {field:?}: {}",
-                self.line, self.message
-            ),
+            Some(field) => format!("{file} line {}, column {field:?}: {}", self.line, self.message),
             None => format!("{file} line {}: {}", self.line, self.message),
         }
     }
 }
 
 /// One data row of a feed, read and judged.
+// Most rows are products, moved once into a batch: boxing them would cost an allocation per row.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum FeedRecord {
     Product(crate::product::DistributorProduct, Vec<RowProblem>),

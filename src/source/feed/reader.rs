@@ -41,6 +41,11 @@ pub struct FeedReader {
     encoding: FeedEncoding,
     gzipped: bool,
     header_line: u64,
+    /// Why the header cannot be used; every data row is then rejected with this reason, so that
+    /// no row is lost and each can be retried once the mapping is fixed.
+    mapping_error: Option<MappingError>,
+    /// Rows read while looking for the header, not yet handed out.
+    pending: std::collections::VecDeque<ByteRecord>,
     /// Line of the first occurrence of each SKU, to flag duplicates.
     seen: HashMap<Uuid, u64>,
     day_first: Option<bool>,
@@ -55,9 +60,7 @@ impl FeedReader {
     pub fn open(path: &Path, profile: &FeedProfile) -> Result<FeedReader, FeedError> {
         let decoded = decode::open(path)?;
         if decoded.sample.trim().is_empty() {
-            return Err(FeedError::Empty {
-                path: path.to_path_buf(),
-            });
+            return Err(FeedError::Empty { path: path.to_path_buf() });
         }
         let dialect = dialect::sniff(&decoded.sample);
         let mut csv = csv::ReaderBuilder::new()
@@ -66,16 +69,18 @@ impl FeedReader {
             .flexible(true)
             .buffer_capacity(256 * 1024)
             .from_reader(decoded.text);
-        let (header_line, map) = find_header(&mut csv, path, profile, decoded.encoding)?;
+        let header = find_header(&mut csv, path, profile, decoded.encoding)?;
         Ok(FeedReader {
             path: path.to_path_buf(),
             csv,
             distributor: profile.distributor.clone(),
-            map,
+            map: header.map,
             dialect,
             encoding: decoded.encoding,
             gzipped: decoded.gzipped,
-            header_line,
+            header_line: header.line,
+            mapping_error: header.error,
+            pending: header.rest.into(),
             seen: HashMap::new(),
             day_first: None,
             record: ByteRecord::new(),
@@ -89,6 +94,11 @@ impl FeedReader {
         &self.map
     }
 
+    /// Why the header row could not be mapped, when it could not.
+    pub fn mapping_error(&self) -> Option<&MappingError> {
+        self.mapping_error.as_ref()
+    }
+
     /// A one-line account of what was detected, for summaries and logs.
     pub fn detected(&self) -> String {
         let delim = match self.dialect.delimiter {
@@ -99,11 +109,7 @@ impl FeedReader {
             "{}{}, delimiter {delim}, decimal {}, header on line {}",
             self.encoding.name(),
             if self.gzipped { " (gzip)" } else { "" },
-            if self.dialect.decimal_comma {
-                "comma"
-            } else {
-                "point"
-            },
+            if self.dialect.decimal_comma { "comma" } else { "point" },
             self.header_line
         )
     }
@@ -115,33 +121,26 @@ impl FeedReader {
 
     /// `xxh3:<hash>:<bytes>` of the file on disk; complete once the reader is exhausted.
     pub fn fingerprint(&self) -> String {
-        let hash = self
-            .content_hash
-            .lock()
-            .expect("hash lock is never poisoned")
-            .digest128();
-        format!(
-            "xxh3:{hash:032x}:{}",
-            self.bytes_read.load(Ordering::Relaxed)
-        )
+        let hash = self.content_hash.lock().expect("hash lock is never poisoned").digest128();
+        format!("xxh3:{hash:032x}:{}", self.bytes_read.load(Ordering::Relaxed))
     }
 
     fn next_record(&mut self) -> Option<Result<FeedRecord, FeedError>> {
         loop {
-            match self.csv.read_byte_record(&mut self.record) {
-                Ok(false) => return None,
-                Ok(true) => {}
-                Err(e) => return Some(Err(csv_error(&self.path, e))),
+            if let Some(record) = self.pending.pop_front() {
+                self.record = record;
+            } else {
+                match self.csv.read_byte_record(&mut self.record) {
+                    Ok(false) => return None,
+                    Ok(true) => {}
+                    Err(e) => return Some(Err(csv_error(&self.path, e))),
+                }
             }
-            if self
-                .record
-                .iter()
-                .all(|f| f.iter().all(u8::is_ascii_whitespace))
-            {
+            if self.record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                 continue;
             }
             let line = self.record.position().map_or(0, |p| p.line());
-            let reached_eof = self.csv.is_done();
+            let reached_eof = self.pending.is_empty() && self.csv.is_done();
             return Some(Ok(self.judge(line, reached_eof)));
         }
     }
@@ -164,12 +163,11 @@ impl FeedReader {
             sku: sku.clone(),
             field,
             message,
-            raw: fields
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (map.header(i), v.clone()))
-                .collect(),
+            raw: fields.iter().enumerate().map(|(i, v)| (map.header(i), v.clone())).collect(),
         };
+        if let Some(e) = &self.mapping_error {
+            return FeedRecord::Rejected(problem(Severity::Rejected, None, e.to_string()));
+        }
         if utf8_fallback {
             warnings.push(problem(
                 Severity::Warning,
@@ -177,22 +175,20 @@ impl FeedReader {
                 "the line is not valid UTF-8 although the file is; read it as Windows-1252".into(),
             ));
         }
-        if reached_eof
-            && fields.len() < self.map.headers.len()
-            && fields.iter().any(|f| f.contains('\n'))
-        {
+        let multiline = fields.iter().position(|f| f.contains('\n'));
+        if let Some(i) = multiline.filter(|_| reached_eof && fields.len() < self.map.headers.len()) {
             return FeedRecord::Rejected(problem(
                 Severity::Rejected,
-                None,
-                "a quoted field is never closed: the rest of the file was read as one value; add the missing quote".into(),
+                Some(self.map.header(i)),
+                "a quoted field is never closed: the rest of the file was read as one value; add the missing quote"
+                    .into(),
             ));
         }
         if let Some(i) = fields.iter().position(|f| f.contains('\0')) {
             return FeedRecord::Rejected(problem(
                 Severity::Rejected,
                 Some(self.map.header(i)),
-                "contains a NUL byte (\\0), which no SQL store accepts; the file may be damaged"
-                    .into(),
+                "contains a NUL byte (\\0), which no SQL store accepts; the file may be damaged".into(),
             ));
         }
         if let Some((i, len)) = self.too_long(&fields) {
@@ -267,21 +263,16 @@ impl FeedReader {
         warnings: &mut Vec<RowProblem>,
         problem: &dyn Fn(Severity, Option<String>, String) -> RowProblem,
     ) -> Result<TypedFields, RowProblem> {
-        let header =
-            |role: Role| Some(self.map.header(self.map.column(role).expect("cell exists")));
+        let header = |role: Role| Some(self.map.header(self.map.column(role).expect("cell exists")));
         let decimal_comma = self.dialect.decimal_comma;
         let money = |role: Role| -> Result<Option<Decimal>, RowProblem> {
             let Some(raw) = self.cell(fields, role) else {
                 return Ok(None);
             };
-            let amount = value::parse_decimal(raw, decimal_comma)
-                .map_err(|m| problem(Severity::Rejected, header(role), m))?;
+            let amount =
+                value::parse_decimal(raw, decimal_comma).map_err(|m| problem(Severity::Rejected, header(role), m))?;
             if amount.is_sign_negative() && !amount.is_zero() {
-                return Err(problem(
-                    Severity::Rejected,
-                    header(role),
-                    format!("{raw:?} is negative"),
-                ));
+                return Err(problem(Severity::Rejected, header(role), format!("{raw:?} is negative")));
             }
             Ok(Some(amount))
         };
@@ -311,11 +302,7 @@ impl FeedReader {
                         (GtinError::BadCheckDigit { .. }, Some(_)) => "; kept as given",
                         _ => "; stored without a GTIN",
                     };
-                    warnings.push(problem(
-                        Severity::Warning,
-                        header(Role::Gtin),
-                        format!("{err}{note}"),
-                    ));
+                    warnings.push(problem(Severity::Warning, header(Role::Gtin), format!("{err}{note}")));
                     kept.map(Gtin14::into_string)
                 }
             },
@@ -329,17 +316,9 @@ impl FeedReader {
         };
         let active = match self.cell(fields, Role::Active) {
             None => true,
-            Some(raw) => value::parse_bool(raw)
-                .map_err(|m| problem(Severity::Rejected, header(Role::Active), m))?,
+            Some(raw) => value::parse_bool(raw).map_err(|m| problem(Severity::Rejected, header(Role::Active), m))?,
         };
-        Ok(TypedFields {
-            price,
-            cost,
-            quantity,
-            gtin,
-            updated_at,
-            active,
-        })
+        Ok(TypedFields { price, cost, quantity, gtin, updated_at, active })
     }
 
     fn cell<'a>(&self, fields: &'a [String], role: Role) -> Option<&'a str> {
@@ -352,19 +331,14 @@ impl FeedReader {
     }
 
     fn role_of(&self, index: usize) -> Option<Role> {
-        Role::ALL
-            .into_iter()
-            .find(|&r| self.map.column(r) == Some(index))
+        Role::ALL.into_iter().find(|&r| self.map.column(r) == Some(index))
     }
 
     fn too_long(&self, fields: &[String]) -> Option<(usize, usize)> {
         fields.iter().enumerate().find_map(|(i, f)| {
             let limit = max_chars(self.role_of(i));
             // Byte length bounds character length from above: count chars only when needed.
-            (f.len() > limit)
-                .then(|| f.chars().count())
-                .filter(|&n| n > limit)
-                .map(|n| (i, n))
+            (f.len() > limit).then(|| f.chars().count()).filter(|&n| n > limit).map(|n| (i, n))
         })
     }
 
@@ -408,44 +382,50 @@ fn slash_dates_day_first(sample: &str, decimal_comma: bool) -> bool {
     }
 }
 
-/// Reads rows until one maps a SKU column: title lines above the header are skipped.
+/// The header row, found among the first rows of a file.
+struct Header {
+    line: u64,
+    map: ColumnMap,
+    error: Option<MappingError>,
+    /// Rows read after the header during the search.
+    rest: Vec<ByteRecord>,
+}
+
+/// Reads rows until one maps a SKU column, so that title lines above the header are skipped. When
+/// none does, the first row is taken as the header and the mapping error is kept.
 fn find_header(
     csv: &mut csv::Reader<Box<dyn Read + Send>>,
     path: &Path,
     profile: &FeedProfile,
     encoding: FeedEncoding,
-) -> Result<(u64, ColumnMap), FeedError> {
+) -> Result<Header, FeedError> {
+    let mut rows = Vec::new();
     let mut record = ByteRecord::new();
-    let mut first: Option<(u64, MappingError)> = None;
-    for _ in 0..HEADER_SEARCH_ROWS {
-        if !csv
-            .read_byte_record(&mut record)
-            .map_err(|e| csv_error(path, e))?
-        {
-            break;
+    while rows.len() < HEADER_SEARCH_ROWS && csv.read_byte_record(&mut record).map_err(|e| csv_error(path, e))? {
+        if record.iter().any(|f| !f.iter().all(u8::is_ascii_whitespace)) {
+            rows.push(record.clone());
         }
-        let (headers, _) = decode_fields(&record, encoding);
-        if headers.iter().filter(|h| !h.trim().is_empty()).count() < 2 && headers.len() > 1 {
-            continue;
-        }
-        let line = record.position().map_or(0, |p| p.line());
+    }
+    let line = |r: &ByteRecord| r.position().map_or(0, |p| p.line());
+    let mut first_failure = None;
+    for (i, row) in rows.iter().enumerate() {
+        let (headers, _) = decode_fields(row, encoding);
         match ColumnMap::build(&headers, &profile.columns) {
-            Ok(map) => return Ok((line, map)),
+            Ok(map) => return Ok(Header { line: line(row), map, error: None, rest: rows.split_off(i + 1) }),
             Err(e) => {
-                first.get_or_insert((line, e));
+                first_failure.get_or_insert((i, headers, e));
             }
         }
     }
-    match first {
-        Some((line, source)) => Err(FeedError::Header {
-            path: path.to_path_buf(),
-            line,
-            source,
-        }),
-        None => Err(FeedError::Empty {
-            path: path.to_path_buf(),
-        }),
-    }
+    let Some((i, headers, error)) = first_failure else {
+        return Err(FeedError::Empty { path: path.to_path_buf() });
+    };
+    Ok(Header {
+        line: line(&rows[i]),
+        map: ColumnMap::unmapped(&headers),
+        error: Some(error),
+        rest: rows.split_off(i + 1),
+    })
 }
 
 /// Fields as text; the flag says a UTF-8 file's record needed the Windows-1252 fallback.
@@ -468,16 +448,10 @@ fn decode_fields(record: &ByteRecord, encoding: FeedEncoding) -> (Vec<String>, b
 fn csv_error(path: &Path, e: csv::Error) -> FeedError {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
     match e.into_kind() {
-        csv::ErrorKind::Io(source) => FeedError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
+        csv::ErrorKind::Io(source) => FeedError::Io { path: path.to_path_buf(), source },
         other => FeedError::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("line {line}: {other:?}"),
-            ),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("line {line}: {other:?}")),
         },
     }
 }

@@ -18,15 +18,10 @@ pub fn parse_decimal(raw: &str, decimal_comma: bool) -> Result<Decimal, String> 
         Some(rest) => (true, rest),
         None => (false, cleaned.strip_prefix('+').unwrap_or(cleaned)),
     };
-    if body.is_empty()
-        || !body
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b',' || b == b'.')
-    {
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit() || b == b',' || b == b'.') {
         return Err(format!("{raw:?} is not a number"));
     }
-    let canonical =
-        canonical_decimal(body, decimal_comma).ok_or_else(|| format!("{raw:?} is not a number"))?;
+    let canonical = canonical_decimal(body, decimal_comma).ok_or_else(|| format!("{raw:?} is not a number"))?;
     let value = Decimal::from_str(&canonical).map_err(|_| format!("{raw:?} is too large"))?;
     Ok(if negative { -value } else { value })
 }
@@ -62,11 +57,7 @@ fn canonical_decimal(body: &str, decimal_comma: bool) -> Option<String> {
         (_, 0) | (0, _) => None, // 1,234,567 or 1.234.567
         _ => {
             // Both marks: the last one is the decimal mark and must appear once.
-            let last = if body.rfind(',')? > body.rfind('.')? {
-                ','
-            } else {
-                '.'
-            };
+            let last = if body.rfind(',')? > body.rfind('.')? { ',' } else { '.' };
             if body.matches(last).count() != 1 {
                 return None;
             }
@@ -93,8 +84,7 @@ pub fn parse_integer(raw: &str, decimal_comma: bool) -> Result<i64, String> {
     if !d.fract().is_zero() {
         return Err(format!("{raw:?} is not a whole number"));
     }
-    i64::try_from(d.trunc().mantissa() / 10i128.pow(d.scale()))
-        .map_err(|_| format!("{raw:?} is out of range"))
+    i64::try_from(d.trunc().mantissa() / 10i128.pow(d.scale())).map_err(|_| format!("{raw:?} is out of range"))
 }
 
 /// Parses a date or timestamp in the formats feeds use; zone-less values are taken as UTC.
@@ -104,39 +94,27 @@ pub fn parse_timestamp(raw: &str, day_first: bool) -> Result<DateTime<Utc>, Stri
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S%.f%:z",
-        "%Y-%m-%d %H:%M:%S%.f%z",
-        "%Y-%m-%dT%H:%M:%S%.f%z",
-    ] {
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z"] {
         if let Ok(t) = DateTime::parse_from_str(s, fmt) {
             return Ok(t.with_timezone(&Utc));
         }
     }
-    const DATETIMES: [&str; 4] = [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%d.%m.%Y %H:%M:%S",
-    ];
+    const DATETIMES: [&str; 4] =
+        ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M:%S"];
     for fmt in DATETIMES {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Ok(Utc.from_utc_datetime(&t));
         }
     }
-    let slash = if day_first {
-        ["%d/%m/%Y", "%d/%m/%y"]
-    } else {
-        ["%m/%d/%Y", "%m/%d/%y"]
-    };
-    for fmt in [
-        "%Y-%m-%d", "%Y%m%d", "%d.%m.%Y", "%Y/%m/%d", slash[0], slash[1],
-    ] {
+    let slash = if day_first { ["%d/%m/%Y", "%d/%m/%y"] } else { ["%m/%d/%Y", "%m/%d/%y"] };
+    for fmt in ["%Y-%m-%d", "%Y%m%d", "%d.%m.%Y", "%Y/%m/%d", slash[0], slash[1]] {
         if let Ok(d) = NaiveDate::parse_from_str(s, fmt) {
             return Ok(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight exists")));
         }
     }
-    Err(format!("{raw:?} is not a date or time (expected e.g. 2024-03-31, 2024-03-31T12:00:00Z, 31.03.2024 or 03/31/2024)"))
+    Err(format!(
+        "{raw:?} is not a date or time (expected e.g. 2024-03-31, 2024-03-31T12:00:00Z, 31.03.2024 or 03/31/2024)"
+    ))
 }
 
 /// Parses yes/no flags as spreadsheets and shops write them.
@@ -144,9 +122,7 @@ pub fn parse_bool(raw: &str) -> Result<bool, String> {
     match raw.trim().to_lowercase().as_str() {
         "yes" | "y" | "1" | "true" | "t" | "x" | "ja" | "j" | "on" => Ok(true),
         "no" | "n" | "0" | "false" | "f" | "nein" | "off" | "-1" => Ok(false),
-        _ => Err(format!(
-            "{raw:?} is not yes/no (expected yes, no, y, n, 1, 0, true or false)"
-        )),
+        _ => Err(format!("{raw:?} is not yes/no (expected yes, no, y, n, 1, 0, true or false)")),
     }
 }
 
@@ -182,9 +158,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_number() {
-        assert!(parse_decimal("12,5O", true)
-            .unwrap_err()
-            .contains("\"12,5O\" is not a number"));
+        assert!(parse_decimal("12,5O", true).unwrap_err().contains("\"12,5O\" is not a number"));
         assert!(parse_decimal("CALL", false).is_err());
         assert!(parse_decimal("", false).is_err());
         assert!(parse_decimal("1.2.3,4,5", false).is_err());
@@ -204,14 +178,8 @@ mod tests {
     fn timestamps() {
         let t = |s: &str, day_first| parse_timestamp(s, day_first).map(|t| t.to_rfc3339());
         assert_eq!(t("2024-03-31", false).unwrap(), "2024-03-31T00:00:00+00:00");
-        assert_eq!(
-            t("2024-03-31T12:30:00+02:00", false).unwrap(),
-            "2024-03-31T10:30:00+00:00"
-        );
-        assert_eq!(
-            t("2024-03-31 12:30:00", false).unwrap(),
-            "2024-03-31T12:30:00+00:00"
-        );
+        assert_eq!(t("2024-03-31T12:30:00+02:00", false).unwrap(), "2024-03-31T10:30:00+00:00");
+        assert_eq!(t("2024-03-31 12:30:00", false).unwrap(), "2024-03-31T12:30:00+00:00");
         assert_eq!(t("20240331", false).unwrap(), "2024-03-31T00:00:00+00:00");
         assert_eq!(t("31.03.2024", false).unwrap(), "2024-03-31T00:00:00+00:00");
         assert_eq!(t("03/04/2024", false).unwrap(), "2024-03-04T00:00:00+00:00");

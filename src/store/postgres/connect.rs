@@ -35,18 +35,10 @@ pub struct PgConnect {
 impl PgConnect {
     pub fn from_url(url: &str) -> Result<PgConnect, StoreError> {
         let location = redact_url(url);
-        let invalid = |reason: String| StoreError::InvalidUrl {
-            url: location.clone(),
-            reason,
-        };
+        let invalid = |reason: String| StoreError::InvalidUrl { url: location.clone(), reason };
         let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
         let mut config = Config::new();
-        config.host(
-            parsed
-                .host_str()
-                .filter(|h| !h.is_empty())
-                .unwrap_or("localhost"),
-        );
+        config.host(parsed.host_str().filter(|h| !h.is_empty()).unwrap_or("localhost"));
         config.port(parsed.port().unwrap_or(5432));
         config.user(&decode(parsed.username()).map_err(&invalid)?);
         if let Some(p) = parsed.password() {
@@ -96,24 +88,16 @@ impl PgConnect {
         }
         config.ssl_mode(tls.ssl_mode().map_err(&invalid)?);
         let tls = tls.connector().map_err(&invalid)?;
-        Ok(PgConnect {
-            config,
-            tls,
-            forced_import,
-            location,
-        })
+        Ok(PgConnect { config, tls, forced_import, location })
     }
 
     /// Opens a connection and drives it on the runtime.
     pub async fn connect(&self) -> Result<Client, StoreError> {
-        let (client, connection) =
-            self.config
-                .connect(self.tls.clone())
-                .await
-                .map_err(|e| StoreError::Connect {
-                    location: self.location.clone(),
-                    reason: super::describe(&e),
-                })?;
+        let (client, connection) = self
+            .config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| StoreError::Connect { location: self.location.clone(), reason: super::describe(&e) })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "store connection closed");
@@ -144,9 +128,7 @@ impl TlsOptions {
             "disable" => Ok(SslMode::Disable),
             "" | "allow" | "prefer" => Ok(SslMode::Prefer),
             "require" | "verify-ca" | "verify-full" => Ok(SslMode::Require),
-            other => Err(format!(
-                "sslmode={other}: use disable, prefer, require, verify-ca or verify-full"
-            )),
+            other => Err(format!("sslmode={other}: use disable, prefer, require, verify-ca or verify-full")),
         }
     }
 
@@ -154,30 +136,19 @@ impl TlsOptions {
     /// with a root certificate verifies like `verify-ca`; otherwise encryption without checks.
     fn connector(&self) -> Result<MakeTlsConnector, String> {
         let tls_err = |what: &str, e: openssl::error::ErrorStack| format!("{what}: {e}");
-        let mut builder =
-            SslConnector::builder(SslMethod::tls()).map_err(|e| tls_err("TLS setup", e))?;
+        let mut builder = SslConnector::builder(SslMethod::tls()).map_err(|e| tls_err("TLS setup", e))?;
         let verify = matches!(self.mode.as_str(), "verify-ca" | "verify-full")
             || (self.mode == "require" && self.root_cert.is_some());
         if let Some(ca) = &self.root_cert {
-            builder
-                .set_ca_file(ca)
-                .map_err(|e| tls_err(&format!("sslrootcert {ca}"), e))?;
+            builder.set_ca_file(ca).map_err(|e| tls_err(&format!("sslrootcert {ca}"), e))?;
         }
         if let Some(cert) = &self.cert {
-            builder
-                .set_certificate_chain_file(cert)
-                .map_err(|e| tls_err(&format!("sslcert {cert}"), e))?;
+            builder.set_certificate_chain_file(cert).map_err(|e| tls_err(&format!("sslcert {cert}"), e))?;
         }
         if let Some(key) = &self.key {
-            builder
-                .set_private_key_file(key, SslFiletype::PEM)
-                .map_err(|e| tls_err(&format!("sslkey {key}"), e))?;
+            builder.set_private_key_file(key, SslFiletype::PEM).map_err(|e| tls_err(&format!("sslkey {key}"), e))?;
         }
-        builder.set_verify(if verify {
-            SslVerifyMode::PEER
-        } else {
-            SslVerifyMode::NONE
-        });
+        builder.set_verify(if verify { SslVerifyMode::PEER } else { SslVerifyMode::NONE });
         let mut connector = MakeTlsConnector::new(builder.build());
         let check_host = self.mode == "verify-full";
         connector.set_callback(move |cfg, _| {
@@ -207,27 +178,19 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_named_without_the_password() {
-        let err = PgConnect::from_url("postgres://u:hunter2@h/db?sslmod=require")
-            .err()
-            .unwrap()
-            .to_string();
+        let err = PgConnect::from_url("postgres://u:hunter2@h/db?sslmod=require").err().unwrap().to_string();
         assert!(err.contains("sslmod"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
-        let err = PgConnect::from_url("postgres://u:hunter2@h/db?sslmode=always")
-            .err()
-            .unwrap()
-            .to_string();
+        let err = PgConnect::from_url("postgres://u:hunter2@h/db?sslmode=always").err().unwrap().to_string();
         assert!(err.contains("sslmode=always"), "{err}");
     }
 
     #[test]
     fn a_missing_root_certificate_is_reported() {
-        let err = PgConnect::from_url(
-            "postgres://u@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
-        )
-        .err()
-        .unwrap()
-        .to_string();
+        let err = PgConnect::from_url("postgres://u@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     }
 }

@@ -3,9 +3,7 @@
 use tokio_postgres::{GenericClient, Row};
 
 use super::db_err;
-use crate::control::{
-    ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SourceStatus, SyncErrorRecord,
-};
+use crate::control::{ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SourceStatus, SyncErrorRecord};
 use crate::store::StoreError;
 
 /// Rows per multi-row insert: 8 parameters each stays far below the 65,535 limit.
@@ -50,16 +48,12 @@ pub async fn finish_run(c: &impl GenericClient, run: &RunRecord) -> Result<(), S
     Ok(())
 }
 
-pub async fn insert_errors(
-    c: &impl GenericClient,
-    errors: &[SyncErrorRecord],
-) -> Result<(), StoreError> {
+pub async fn insert_errors(c: &impl GenericClient, errors: &[SyncErrorRecord]) -> Result<(), StoreError> {
     for chunk in errors.chunks(ERROR_ROWS_PER_STATEMENT) {
         let mut sql = String::from(
             "INSERT INTO sync_errors (id, run_id, source_table, record_id, error_type, error_message, record_data, created_at) VALUES ",
         );
-        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            Vec::with_capacity(chunk.len() * 8);
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::with_capacity(chunk.len() * 8);
         let kinds: Vec<&str> = chunk.iter().map(|e| e.error_type.as_str()).collect();
         for (i, e) in chunk.iter().enumerate() {
             let b = i * 8;
@@ -88,19 +82,13 @@ pub async fn insert_errors(
                 &e.created_at,
             ]);
         }
-        c.execute(sql.as_str(), &params)
-            .await
-            .map_err(db_err("recording rejected records in sync_errors"))?;
+        c.execute(sql.as_str(), &params).await.map_err(db_err("recording rejected records in sync_errors"))?;
     }
     Ok(())
 }
 
 /// Moves a source's watermark and totals after a successful run.
-pub async fn advance(
-    c: &impl GenericClient,
-    run: &RunRecord,
-    advance: &ControlAdvance,
-) -> Result<(), StoreError> {
+pub async fn advance(c: &impl GenericClient, run: &RunRecord, advance: &ControlAdvance) -> Result<(), StoreError> {
     let k = &run.counts;
     c.execute(
         "INSERT INTO sync_control (source_table, last_sync_time, watermark, records_processed, success_count, error_count,
@@ -131,11 +119,7 @@ pub async fn advance(
 }
 
 /// Counts a failed run's errors against its source without moving the watermark.
-pub async fn record_failure(
-    c: &impl GenericClient,
-    source: &str,
-    errors: i64,
-) -> Result<(), StoreError> {
+pub async fn record_failure(c: &impl GenericClient, source: &str, errors: i64) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO sync_control (source_table, error_count, created_at, updated_at) VALUES ($1, $2, now(), now())
          ON CONFLICT (source_table) DO UPDATE SET error_count = sync_control.error_count + excluded.error_count,
@@ -173,11 +157,7 @@ pub async fn sources(c: &impl GenericClient) -> Result<Vec<SourceStatus>, StoreE
         .collect())
 }
 
-pub async fn runs(
-    c: &impl GenericClient,
-    source: Option<&str>,
-    limit: u32,
-) -> Result<Vec<RunRecord>, StoreError> {
+pub async fn runs(c: &impl GenericClient, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
     let rows = c
         .query(
             "SELECT id, source_table, started_at, finished_at, status, rows_read, rows_inserted, rows_updated,
@@ -214,10 +194,7 @@ fn run_from_row(r: &Row) -> RunRecord {
     }
 }
 
-pub async fn sync_errors(
-    c: &impl GenericClient,
-    limit: u32,
-) -> Result<Vec<SyncErrorRecord>, StoreError> {
+pub async fn sync_errors(c: &impl GenericClient, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
     let rows = c
         .query(
             "SELECT id, run_id, source_table, record_id, error_type, error_message, record_data, created_at, resolved,

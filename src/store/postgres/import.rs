@@ -22,12 +22,9 @@ use super::connect::ImportPath;
 use super::{control, db_err};
 use crate::control::{RunCounts, SyncErrorRecord};
 use crate::product::DistributorProduct;
-use crate::store::{
-    check_mass_deactivation, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct,
-};
+use crate::store::{check_mass_deactivation, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct};
 
-const STAGE_COLUMNS: &str =
-    "id, sku, gtin, mpn, brand, title, description, price, cost, quantity, category, \
+const STAGE_COLUMNS: &str = "id, sku, gtin, mpn, brand, title, description, price, cost, quantity, category, \
                              source_updated_at, attributes, content_hash, active, line";
 
 const CREATE_TEMP_STAGE: &str = "CREATE TEMPORARY TABLE catsync_feed_stage (
@@ -60,21 +57,12 @@ impl PgFeedImport {
         run_id: Uuid,
         run_ts: DateTime<Utc>,
     ) -> Result<Self, StoreError> {
-        client
-            .batch_execute("BEGIN")
-            .await
-            .map_err(db_err("starting the import transaction"))?;
+        client.batch_execute("BEGIN").await.map_err(db_err("starting the import transaction"))?;
         if path == ImportPath::CopyMerge {
-            client
-                .batch_execute(CREATE_TEMP_STAGE)
-                .await
-                .map_err(db_err("creating the staging table"))?;
+            client.batch_execute(CREATE_TEMP_STAGE).await.map_err(db_err("creating the staging table"))?;
         }
         let active: i64 = client
-            .query_one(
-                "SELECT count(*) FROM distributor_products WHERE distributor = $1 AND active",
-                &[&distributor],
-            )
+            .query_one("SELECT count(*) FROM distributor_products WHERE distributor = $1 AND active", &[&distributor])
             .await
             .map_err(db_err("counting active products"))?
             .get(0);
@@ -97,18 +85,12 @@ impl PgFeedImport {
         }
         let sink = self
             .client
-            .copy_in(&format!(
-                "COPY catsync_feed_stage ({STAGE_COLUMNS}) FROM STDIN"
-            ))
+            .copy_in(&format!("COPY catsync_feed_stage ({STAGE_COLUMNS}) FROM STDIN"))
             .await
             .map_err(db_err("starting COPY into the staging table"))?;
         pin_mut!(sink);
-        sink.send(Bytes::from(buf))
-            .await
-            .map_err(db_err("copying rows into the staging table"))?;
-        sink.finish()
-            .await
-            .map_err(db_err("finishing COPY into the staging table"))?;
+        sink.send(Bytes::from(buf)).await.map_err(db_err("copying rows into the staging table"))?;
+        sink.finish().await.map_err(db_err("finishing COPY into the staging table"))?;
         Ok(())
     }
 
@@ -116,24 +98,11 @@ impl PgFeedImport {
     async fn upsert_into_stage(&self, products: &[DistributorProduct]) -> Result<(), StoreError> {
         for chunk in products.chunks(STAGE_ROWS_PER_STATEMENT) {
             // One statement may not touch a row twice: keep the last occurrence of an id.
-            let last: HashMap<Uuid, usize> =
-                chunk.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
-            let rows: Vec<&DistributorProduct> = chunk
-                .iter()
-                .enumerate()
-                .filter(|(i, p)| last[&p.id] == *i)
-                .map(|(_, p)| p)
-                .collect();
-            let texts: Vec<[Option<String>; 3]> = rows
-                .iter()
-                .map(|p| {
-                    [
-                        decimal(p.price),
-                        decimal(p.cost),
-                        p.source_updated_at.map(copy_ts),
-                    ]
-                })
-                .collect();
+            let last: HashMap<Uuid, usize> = chunk.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+            let rows: Vec<&DistributorProduct> =
+                chunk.iter().enumerate().filter(|(i, p)| last[&p.id] == *i).map(|(_, p)| p).collect();
+            let texts: Vec<[Option<String>; 3]> =
+                rows.iter().map(|p| [decimal(p.price), decimal(p.cost), p.source_updated_at.map(copy_ts)]).collect();
             let lines: Vec<i64> = rows.iter().map(|p| p.line as i64).collect();
             let mut sql = format!("INSERT INTO feed_stage (run_id, {STAGE_COLUMNS}) VALUES ");
             let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.run_id];
@@ -141,7 +110,7 @@ impl PgFeedImport {
                 let b = params.len();
                 let _ = write!(
                     sql,
-                    "{}($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}::NUMERIC, ${}::NUMERIC, ${}, ${}, ${}::TIMESTAMPTZ, ${}::JSONB, ${}, ${}, ${})",
+                    "{}($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}::TEXT::NUMERIC, ${}::TEXT::NUMERIC, ${}, ${}, ${}::TEXT::TIMESTAMPTZ, ${}::TEXT::JSONB, ${}, ${}, ${})",
                     if i > 0 { "," } else { "" },
                     b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11, b + 12, b + 13, b + 14, b + 15, b + 16
                 );
@@ -173,10 +142,7 @@ impl PgFeedImport {
                   attributes = excluded.attributes, content_hash = excluded.content_hash, active = excluded.active,
                   line = excluded.line",
             );
-            self.client
-                .execute(sql.as_str(), &params)
-                .await
-                .map_err(db_err("staging distributor products"))?;
+            self.client.execute(sql.as_str(), &params).await.map_err(db_err("staging distributor products"))?;
         }
         Ok(())
     }
@@ -264,10 +230,7 @@ impl FeedImport for PgFeedImport {
         problems: Vec<SyncErrorRecord>,
     ) -> Result<(), StoreError> {
         control::insert_errors(&self.client, &problems).await?;
-        let distinct = products
-            .iter()
-            .filter(|p| !p.supersedes_earlier_line)
-            .count() as u64;
+        let distinct = products.iter().filter(|p| !p.supersedes_earlier_line).count() as u64;
         self.distinct += distinct;
         match self.path {
             ImportPath::CopyMerge => {
@@ -280,11 +243,8 @@ impl FeedImport for PgFeedImport {
 
     async fn commit(self: Box<Self>, end: FeedImportEnd) -> Result<RunCounts, StoreError> {
         let (inserted, updated) = self.merge().await?;
-        let deactivated = if end.deactivate_missing {
-            self.deactivate_missing(end.allow_mass_deactivate).await?
-        } else {
-            0
-        };
+        let deactivated =
+            if end.deactivate_missing { self.deactivate_missing(end.allow_mass_deactivate).await? } else { 0 };
         if self.path == ImportPath::BatchUpsert {
             self.client
                 .execute("DELETE FROM feed_stage WHERE run_id = $1", &[&self.run_id])
@@ -301,11 +261,11 @@ impl FeedImport for PgFeedImport {
         };
         run.counts = store_side.with_reader_counts(&run.counts);
         control::finish_run(&self.client, &run).await?;
-        control::advance(&self.client, &run, &end.advance).await?;
-        self.client
-            .batch_execute("COMMIT")
-            .await
-            .map_err(db_err("committing the import"))?;
+        match &end.advance {
+            Some(advance) => control::advance(&self.client, &run, advance).await?,
+            None => control::record_failure(&self.client, &run.source, run.counts.rejected as i64).await?,
+        }
+        self.client.batch_execute("COMMIT").await.map_err(db_err("committing the import"))?;
         Ok(run.counts)
     }
 }
@@ -373,10 +333,7 @@ pub async fn distributor_products(
         )
         .await
         .map_err(db_err("reading distributor products"))?;
-    let decimal = |s: Option<String>| {
-        s.and_then(|s| s.parse::<Decimal>().ok())
-            .map(|d| d.normalize())
-    };
+    let decimal = |s: Option<String>| s.and_then(|s| s.parse::<Decimal>().ok()).map(|d| d.normalize());
     Ok(rows
         .iter()
         .map(|r| StoredDistributorProduct {

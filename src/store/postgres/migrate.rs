@@ -9,11 +9,7 @@ use tokio_postgres::Client;
 use super::{db_err, retry};
 use crate::store::{StoreError, SCHEMA_VERSION};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("migrations/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("migrations/0001_foundation.sql"))];
 
 pub async fn migrate(client: &mut Client) -> Result<i64, StoreError> {
     retry(|| async {
@@ -27,20 +23,12 @@ pub async fn migrate(client: &mut Client) -> Result<i64, StoreError> {
     .await?;
     let current = version(client).await?;
     if current > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            supported: SCHEMA_VERSION,
-        });
+        return Err(StoreError::SchemaTooNew { found: current, supported: SCHEMA_VERSION });
     }
     for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         for statement in statements(sql) {
-            retry(|| async {
-                client
-                    .batch_execute(statement)
-                    .await
-                    .map_err(db_err("applying a schema migration"))
-            })
-            .await?;
+            retry(|| async { client.batch_execute(statement).await.map_err(db_err("applying a schema migration")) })
+                .await?;
         }
         retry(|| async {
             client
@@ -58,10 +46,7 @@ pub async fn migrate(client: &mut Client) -> Result<i64, StoreError> {
 
 pub async fn version(client: &Client) -> Result<i64, StoreError> {
     let row = client
-        .query_one(
-            "SELECT COALESCE(MAX(version), 0)::INT8 FROM schema_migrations",
-            &[],
-        )
+        .query_one("SELECT COALESCE(MAX(version), 0)::INT8 FROM schema_migrations", &[])
         .await
         .map_err(db_err("reading the schema version"))?;
     Ok(row.get(0))
@@ -69,8 +54,5 @@ pub async fn version(client: &Client) -> Result<i64, StoreError> {
 
 /// Splits a migration file into statements at semicolons that end a line; comments are dropped.
 fn statements(sql: &str) -> impl Iterator<Item = &str> {
-    sql.split(";\n").map(str::trim).filter(|s| {
-        s.lines()
-            .any(|l| !l.trim().is_empty() && !l.trim().starts_with("--"))
-    })
+    sql.split(";\n").map(str::trim).filter(|s| s.lines().any(|l| !l.trim().is_empty() && !l.trim().starts_with("--")))
 }

@@ -38,33 +38,17 @@ impl PgStore {
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         let connect = PgConnect::from_url(url)?;
         let mut client = connect.connect().await?;
-        let version: String = client
-            .query_one("SELECT version()", &[])
-            .await
-            .map_err(db_err("reading the server version"))?
-            .get(0);
-        let backend = if version.contains("CockroachDB") {
-            Backend::Cockroach
-        } else {
-            Backend::Postgres
-        };
+        let version: String =
+            client.query_one("SELECT version()", &[]).await.map_err(db_err("reading the server version"))?.get(0);
+        let backend = if version.contains("CockroachDB") { Backend::Cockroach } else { Backend::Postgres };
         migrate::migrate(&mut client).await?;
         let import_path = connect.forced_import.unwrap_or(match backend {
             Backend::Cockroach => ImportPath::BatchUpsert,
             _ => ImportPath::CopyMerge,
         });
-        let info = StoreInfo {
-            backend,
-            server_version: version,
-            location: connect.location.clone(),
-        };
+        let info = StoreInfo { backend, server_version: version, location: connect.location.clone() };
         tracing::debug!(backend = backend.name(), ?import_path, "store opened");
-        Ok(PgStore {
-            connect,
-            client: Mutex::new(client),
-            import_path,
-            info,
-        })
+        Ok(PgStore { connect, client: Mutex::new(client), import_path, info })
     }
 
     pub fn import_path(&self) -> ImportPath {
@@ -96,9 +80,7 @@ where
 
 /// A cheap non-cryptographic random number for backoff jitter.
 fn rand_below(n: u64) -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     u64::from(nanos) % n.max(1)
 }
 
@@ -124,11 +106,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
 }
 
 fn db_err(context: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
-    move |e| StoreError::Database {
-        context: context.to_string(),
-        reason: describe(&e),
-        retryable: is_retryable(&e),
-    }
+    move |e| StoreError::Database { context: context.to_string(), reason: describe(&e), retryable: is_retryable(&e) }
 }
 
 #[async_trait]
@@ -146,17 +124,11 @@ impl Store for PgStore {
         retry(|| control::insert_run(&*client, run)).await
     }
 
-    async fn fail_run(
-        &self,
-        run: &RunRecord,
-        errors: Vec<SyncErrorRecord>,
-    ) -> Result<(), StoreError> {
+    async fn fail_run(&self, run: &RunRecord, errors: Vec<SyncErrorRecord>) -> Result<(), StoreError> {
         let client = self.client.lock().await;
         let c = &*client;
         retry(|| async {
-            c.batch_execute("BEGIN")
-                .await
-                .map_err(db_err("starting a transaction"))?;
+            c.batch_execute("BEGIN").await.map_err(db_err("starting a transaction"))?;
             let written = async {
                 control::finish_run(c, run).await?;
                 control::insert_errors(c, &errors).await?;
@@ -164,10 +136,7 @@ impl Store for PgStore {
             }
             .await;
             match written {
-                Ok(()) => c
-                    .batch_execute("COMMIT")
-                    .await
-                    .map_err(db_err("committing a failed run")),
+                Ok(()) => c.batch_execute("COMMIT").await.map_err(db_err("committing a failed run")),
                 Err(e) => {
                     // The connection is shared: leave it outside any transaction.
                     let _ = c.batch_execute("ROLLBACK").await;
@@ -178,20 +147,11 @@ impl Store for PgStore {
         .await
     }
 
-    async fn begin_feed_import(
-        &self,
-        distributor: &str,
-        run: &RunRecord,
-    ) -> Result<Box<dyn FeedImport>, StoreError> {
+    async fn begin_feed_import(&self, distributor: &str, run: &RunRecord) -> Result<Box<dyn FeedImport>, StoreError> {
         let client = self.connect.connect().await?;
-        let import = import::PgFeedImport::begin(
-            client,
-            self.import_path,
-            distributor.to_string(),
-            run.id,
-            run.started_at,
-        )
-        .await?;
+        let import =
+            import::PgFeedImport::begin(client, self.import_path, distributor.to_string(), run.id, run.started_at)
+                .await?;
         Ok(Box::new(import))
     }
 
@@ -207,10 +167,7 @@ impl Store for PgStore {
         control::sync_errors(&*self.client.lock().await, limit).await
     }
 
-    async fn distributor_products(
-        &self,
-        distributor: &str,
-    ) -> Result<Vec<StoredDistributorProduct>, StoreError> {
+    async fn distributor_products(&self, distributor: &str) -> Result<Vec<StoredDistributorProduct>, StoreError> {
         import::distributor_products(&*self.client.lock().await, distributor).await
     }
 }

@@ -3,20 +3,13 @@
 use rusqlite::{params, Connection, Row};
 
 use super::{db_err, parse_ts, ts};
-use crate::control::{
-    ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SourceStatus, SyncErrorRecord,
-};
+use crate::control::{ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SourceStatus, SyncErrorRecord};
 use crate::store::StoreError;
 
 pub fn insert_run(conn: &Connection, run: &RunRecord) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO sync_runs (id, source_table, started_at, status) VALUES (?1, ?2, ?3, ?4)",
-        params![
-            run.id.to_string(),
-            run.source,
-            ts(run.started_at),
-            run.status.as_str()
-        ],
+        params![run.id.to_string(), run.source, ts(run.started_at), run.status.as_str()],
     )
     .map_err(db_err("recording the start of a run"))?;
     Ok(())
@@ -73,11 +66,7 @@ pub fn insert_errors(conn: &Connection, errors: &[SyncErrorRecord]) -> Result<()
 }
 
 /// Moves a source's watermark and totals after a successful run.
-pub fn advance(
-    conn: &Connection,
-    run: &RunRecord,
-    advance: &ControlAdvance,
-) -> Result<(), StoreError> {
+pub fn advance(conn: &Connection, run: &RunRecord, advance: &ControlAdvance) -> Result<(), StoreError> {
     let c = &run.counts;
     conn.execute(
         "INSERT INTO sync_control (source_table, last_sync_time, watermark, records_processed, success_count, error_count,
@@ -131,11 +120,7 @@ pub fn sources(conn: &Connection) -> Result<Vec<SourceStatus>, StoreError> {
         .query_map([], |r| {
             Ok(SourceStatus {
                 source_table: r.get(0)?,
-                last_sync_time: r
-                    .get::<_, Option<String>>(1)?
-                    .as_deref()
-                    .map(parse_ts)
-                    .transpose()?,
+                last_sync_time: r.get::<_, Option<String>>(1)?.as_deref().map(parse_ts).transpose()?,
                 watermark: r.get(2)?,
                 records_processed: r.get(3)?,
                 success_count: r.get(4)?,
@@ -150,11 +135,7 @@ pub fn sources(conn: &Connection) -> Result<Vec<SourceStatus>, StoreError> {
     Ok(rows)
 }
 
-pub fn runs(
-    conn: &Connection,
-    source: Option<&str>,
-    limit: u32,
-) -> Result<Vec<RunRecord>, StoreError> {
+pub fn runs(conn: &Connection, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
     let mut stmt = conn
         .prepare(
             "SELECT id, source_table, started_at, finished_at, status, rows_read, rows_inserted, rows_updated,
@@ -176,11 +157,7 @@ fn run_from_row(r: &Row) -> rusqlite::Result<RunRecord> {
         id: uuid(r, 0)?,
         source: r.get(1)?,
         started_at: parse_ts(&r.get::<_, String>(2)?)?,
-        finished_at: r
-            .get::<_, Option<String>>(3)?
-            .as_deref()
-            .map(parse_ts)
-            .transpose()?,
+        finished_at: r.get::<_, Option<String>>(3)?.as_deref().map(parse_ts).transpose()?,
         status: RunStatus::parse(&r.get::<_, String>(4)?),
         counts: RunCounts {
             read: count(5)?,
@@ -217,11 +194,7 @@ pub fn sync_errors(conn: &Connection, limit: u32) -> Result<Vec<SyncErrorRecord>
                 record_data: json(r, 6)?,
                 created_at: parse_ts(&r.get::<_, String>(7)?)?,
                 resolved: r.get(8)?,
-                resolved_at: r
-                    .get::<_, Option<String>>(9)?
-                    .as_deref()
-                    .map(parse_ts)
-                    .transpose()?,
+                resolved_at: r.get::<_, Option<String>>(9)?.as_deref().map(parse_ts).transpose()?,
                 resolution_notes: r.get(10)?,
             })
         })
@@ -232,14 +205,12 @@ pub fn sync_errors(conn: &Connection, limit: u32) -> Result<Vec<SyncErrorRecord>
 
 pub(super) fn uuid(r: &Row, i: usize) -> rusqlite::Result<uuid::Uuid> {
     let s: String = r.get(i)?;
-    uuid::Uuid::parse_str(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
+    uuid::Uuid::parse_str(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 pub(super) fn json(r: &Row, i: usize) -> rusqlite::Result<serde_json::Value> {
     let s: String = r.get(i)?;
-    serde_json::from_str(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }

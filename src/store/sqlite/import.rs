@@ -14,9 +14,7 @@ use super::control::{self, json, uuid};
 use super::{connect, db_err, parse_ts, ts};
 use crate::control::{RunCounts, SyncErrorRecord};
 use crate::product::DistributorProduct;
-use crate::store::{
-    check_mass_deactivation, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct,
-};
+use crate::store::{check_mass_deactivation, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct};
 
 const CREATE_STAGE: &str = "
 CREATE TEMP TABLE feed_stage (
@@ -62,11 +60,7 @@ pub struct SqliteFeedImport {
 
 impl SqliteFeedImport {
     /// Opens a dedicated connection and takes the write lock for the whole import.
-    pub async fn begin(
-        path: PathBuf,
-        distributor: String,
-        run_ts: DateTime<Utc>,
-    ) -> Result<Self, StoreError> {
+    pub async fn begin(path: PathBuf, distributor: String, run_ts: DateTime<Utc>) -> Result<Self, StoreError> {
         let mut import = SqliteFeedImport {
             conn: Some(connect(&path).map_err(db_err("opening the import connection"))?),
             distributor,
@@ -76,10 +70,8 @@ impl SqliteFeedImport {
         let distributor = import.distributor.clone();
         import.active_before = import
             .on_conn(move |c| {
-                c.execute_batch("BEGIN IMMEDIATE")
-                    .map_err(db_err("starting the import transaction"))?;
-                c.execute_batch(CREATE_STAGE)
-                    .map_err(db_err("creating the staging table"))?;
+                c.execute_batch("BEGIN IMMEDIATE").map_err(db_err("starting the import transaction"))?;
+                c.execute_batch(CREATE_STAGE).map_err(db_err("creating the staging table"))?;
                 c.query_row(
                     "SELECT count(*) FROM distributor_products WHERE distributor = ?1 AND active",
                     params![distributor],
@@ -98,10 +90,7 @@ impl SqliteFeedImport {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = self
-            .conn
-            .take()
-            .expect("the import connection is returned after every call");
+        let conn = self.conn.take().expect("the import connection is returned after every call");
         let (conn, result) = tokio::task::spawn_blocking(move || {
             let result = f(&conn);
             (conn, result)
@@ -114,9 +103,7 @@ impl SqliteFeedImport {
 }
 
 fn stage(conn: &Connection, products: &[DistributorProduct]) -> Result<(), StoreError> {
-    let mut stmt = conn
-        .prepare_cached(STAGE_ROW)
-        .map_err(db_err("preparing the staging insert"))?;
+    let mut stmt = conn.prepare_cached(STAGE_ROW).map_err(db_err("preparing the staging insert"))?;
     for p in products {
         stmt.execute(params![
             p.id.to_string(),
@@ -141,24 +128,14 @@ fn stage(conn: &Connection, products: &[DistributorProduct]) -> Result<(), Store
 }
 
 /// Merges the staged rows; returns (distinct staged, inserted, updated).
-fn merge(
-    conn: &Connection,
-    distributor: &str,
-    run_ts: &str,
-) -> Result<(u64, u64, u64), StoreError> {
-    let staged: i64 = conn
-        .query_row("SELECT count(*) FROM feed_stage", [], |r| r.get(0))
-        .map_err(db_err("counting staged rows"))?;
+fn merge(conn: &Connection, distributor: &str, run_ts: &str) -> Result<(u64, u64, u64), StoreError> {
+    let staged: i64 =
+        conn.query_row("SELECT count(*) FROM feed_stage", [], |r| r.get(0)).map_err(db_err("counting staged rows"))?;
     let mut stmt = conn.prepare(MERGE).map_err(db_err("preparing the merge"))?;
-    let mut rows = stmt
-        .query(params![distributor, run_ts])
-        .map_err(db_err("merging staged rows"))?;
+    let mut rows = stmt.query(params![distributor, run_ts]).map_err(db_err("merging staged rows"))?;
     let (mut inserted, mut updated) = (0, 0);
     while let Some(row) = rows.next().map_err(db_err("merging staged rows"))? {
-        if row
-            .get::<_, bool>(0)
-            .map_err(db_err("merging staged rows"))?
-        {
+        if row.get::<_, bool>(0).map_err(db_err("merging staged rows"))? {
             inserted += 1;
         } else {
             updated += 1;
@@ -198,21 +175,11 @@ impl FeedImport for SqliteFeedImport {
     }
 
     async fn commit(mut self: Box<Self>, end: FeedImportEnd) -> Result<RunCounts, StoreError> {
-        let (distributor, run_ts, active_before) = (
-            self.distributor.clone(),
-            ts(self.run_ts),
-            self.active_before,
-        );
+        let (distributor, run_ts, active_before) = (self.distributor.clone(), ts(self.run_ts), self.active_before);
         self.on_conn(move |c| {
             let (staged, inserted, updated) = merge(c, &distributor, &run_ts)?;
             let deactivated = if end.deactivate_missing {
-                deactivate_missing(
-                    c,
-                    &distributor,
-                    &run_ts,
-                    active_before,
-                    end.allow_mass_deactivate,
-                )?
+                deactivate_missing(c, &distributor, &run_ts, active_before, end.allow_mass_deactivate)?
             } else {
                 0
             };
@@ -226,9 +193,11 @@ impl FeedImport for SqliteFeedImport {
             };
             run.counts = store_side.with_reader_counts(&run.counts);
             control::finish_run(c, &run)?;
-            control::advance(c, &run, &end.advance)?;
-            c.execute_batch("COMMIT")
-                .map_err(db_err("committing the import"))?;
+            match &end.advance {
+                Some(advance) => control::advance(c, &run, advance)?,
+                None => control::record_failure(c, &run.source, run.counts.rejected as i64)?,
+            }
+            c.execute_batch("COMMIT").map_err(db_err("committing the import"))?;
             Ok(run.counts)
         })
         .await
@@ -236,10 +205,7 @@ impl FeedImport for SqliteFeedImport {
 }
 
 /// Every product of a distributor, for reports and tests.
-pub fn distributor_products(
-    conn: &Connection,
-    distributor: &str,
-) -> Result<Vec<StoredDistributorProduct>, StoreError> {
+pub fn distributor_products(conn: &Connection, distributor: &str) -> Result<Vec<StoredDistributorProduct>, StoreError> {
     let mut stmt = conn
         .prepare(
             "SELECT id, sku, gtin, mpn, brand, title, description, CAST(price AS TEXT), CAST(cost AS TEXT), quantity,
@@ -264,11 +230,7 @@ pub fn distributor_products(
                     cost: decimal(r.get(8)?),
                     quantity: r.get(9)?,
                     category: r.get(10)?,
-                    source_updated_at: r
-                        .get::<_, Option<String>>(11)?
-                        .as_deref()
-                        .map(parse_ts)
-                        .transpose()?,
+                    source_updated_at: r.get::<_, Option<String>>(11)?.as_deref().map(parse_ts).transpose()?,
                     attributes_json: json(r, 12)?.to_string(),
                     content_hash: r.get(13)?,
                     active: r.get(14)?,

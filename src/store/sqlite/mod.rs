@@ -29,10 +29,7 @@ impl SqliteStore {
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
         let path = PathBuf::from(&url["sqlite://".len()..]);
         if path.as_os_str().is_empty() {
-            return Err(StoreError::InvalidUrl {
-                url: url.into(),
-                reason: "no file path after sqlite://".into(),
-            });
+            return Err(StoreError::InvalidUrl { url: url.into(), reason: "no file path after sqlite://".into() });
         }
         let location = format!("sqlite://{}", path.display());
         let opened = {
@@ -40,31 +37,18 @@ impl SqliteStore {
             let location = location.clone();
             tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Connect {
-                        location: location.clone(),
-                        reason: e.to_string(),
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::Connect { location: location.clone(), reason: e.to_string() })?;
                 }
-                let mut conn = connect(&path).map_err(|e| StoreError::Connect {
-                    location,
-                    reason: e.to_string(),
-                })?;
+                let mut conn = connect(&path).map_err(|e| StoreError::Connect { location, reason: e.to_string() })?;
                 migrate::migrate(&mut conn)?;
                 Ok(conn)
             })
             .await
             .expect("the SQLite open task does not panic")?
         };
-        let info = StoreInfo {
-            backend: Backend::Sqlite,
-            server_version: rusqlite::version().to_string(),
-            location,
-        };
-        Ok(SqliteStore {
-            path,
-            conn: Arc::new(Mutex::new(opened)),
-            info,
-        })
+        let info = StoreInfo { backend: Backend::Sqlite, server_version: rusqlite::version().to_string(), location };
+        Ok(SqliteStore { path, conn: Arc::new(Mutex::new(opened)), info })
     }
 
     /// Runs `f` on the shared connection in the blocking pool.
@@ -74,11 +58,9 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            f(&mut conn.lock().expect("no task panics holding the connection"))
-        })
-        .await
-        .expect("SQLite tasks do not panic")
+        tokio::task::spawn_blocking(move || f(&mut conn.lock().expect("no task panics holding the connection")))
+            .await
+            .expect("SQLite tasks do not panic")
     }
 }
 
@@ -86,9 +68,7 @@ impl SqliteStore {
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-    )?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
     Ok(conn)
 }
 
@@ -99,11 +79,7 @@ fn db_err(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
             e.sqlite_error_code(),
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
         );
-        StoreError::Database {
-            context: context.to_string(),
-            reason: e.to_string(),
-            retryable,
-        }
+        StoreError::Database { context: context.to_string(), reason: e.to_string(), retryable }
     }
 }
 
@@ -115,9 +91,7 @@ fn ts(t: DateTime<Utc>) -> String {
 fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 #[async_trait]
@@ -135,11 +109,7 @@ impl Store for SqliteStore {
         self.with_conn(move |c| control::insert_run(c, &run)).await
     }
 
-    async fn fail_run(
-        &self,
-        run: &RunRecord,
-        errors: Vec<SyncErrorRecord>,
-    ) -> Result<(), StoreError> {
+    async fn fail_run(&self, run: &RunRecord, errors: Vec<SyncErrorRecord>) -> Result<(), StoreError> {
         let run = run.clone();
         self.with_conn(move |c| {
             let tx = c.transaction().map_err(db_err("starting a transaction"))?;
@@ -151,17 +121,9 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn begin_feed_import(
-        &self,
-        distributor: &str,
-        run: &RunRecord,
-    ) -> Result<Box<dyn FeedImport>, StoreError> {
-        let import = import::SqliteFeedImport::begin(
-            self.path.clone(),
-            distributor.to_string(),
-            run.started_at,
-        )
-        .await?;
+    async fn begin_feed_import(&self, distributor: &str, run: &RunRecord) -> Result<Box<dyn FeedImport>, StoreError> {
+        let import =
+            import::SqliteFeedImport::begin(self.path.clone(), distributor.to_string(), run.started_at).await?;
         Ok(Box::new(import))
     }
 
@@ -171,21 +133,15 @@ impl Store for SqliteStore {
 
     async fn runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
         let source = source.map(str::to_string);
-        self.with_conn(move |c| control::runs(c, source.as_deref(), limit))
-            .await
+        self.with_conn(move |c| control::runs(c, source.as_deref(), limit)).await
     }
 
     async fn sync_errors(&self, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
-        self.with_conn(move |c| control::sync_errors(c, limit))
-            .await
+        self.with_conn(move |c| control::sync_errors(c, limit)).await
     }
 
-    async fn distributor_products(
-        &self,
-        distributor: &str,
-    ) -> Result<Vec<StoredDistributorProduct>, StoreError> {
+    async fn distributor_products(&self, distributor: &str) -> Result<Vec<StoredDistributorProduct>, StoreError> {
         let distributor = distributor.to_string();
-        self.with_conn(move |c| import::distributor_products(c, &distributor))
-            .await
+        self.with_conn(move |c| import::distributor_products(c, &distributor)).await
     }
 }
