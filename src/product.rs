@@ -54,6 +54,7 @@ impl DistributorProduct {
 
     fn compute_hash(&self) -> String {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
+        // Each field is length- or tag-prefixed so that values cannot run into each other.
         let mut text = |v: Option<&str>| match v {
             Some(s) => {
                 h.update(&(s.len() as u64).to_le_bytes());
@@ -67,13 +68,21 @@ impl DistributorProduct {
         text(self.brand.as_deref());
         text(self.title.as_deref());
         text(self.description.as_deref());
-        text(self.price.map(|d| d.normalize().to_string()).as_deref());
-        text(self.cost.map(|d| d.normalize().to_string()).as_deref());
-        text(self.quantity.map(|q| q.to_string()).as_deref());
         text(self.category.as_deref());
-        text(self.source_updated_at.map(|t| t.to_rfc3339()).as_deref());
         text(Some(&self.attributes_json));
-        text(Some(if self.active { "1" } else { "0" }));
+        let mut number = |tag: u8, bytes: Option<[u8; 16]>| match bytes {
+            Some(b) => {
+                h.update(&[tag]);
+                h.update(&b);
+            }
+            None => h.update(&[0xff]),
+        };
+        // Normalized, so that 12.5 and 12.50 (as a store returns it) hash alike.
+        number(1, self.price.map(|d| d.normalize().serialize()));
+        number(2, self.cost.map(|d| d.normalize().serialize()));
+        number(3, self.quantity.map(|q| i128::from(q).to_le_bytes()));
+        number(4, self.source_updated_at.map(|t| i128::from(t.timestamp_micros()).to_le_bytes()));
+        h.update(&[u8::from(self.active)]);
         format!("{:032x}", h.digest128())
     }
 }

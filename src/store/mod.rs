@@ -4,6 +4,7 @@
 //! CockroachDB through one code path that branches on the detected `Dialect` only where the two
 //! differ. Each backend owns its SQL and its migrations; nothing outside `store/` writes SQL.
 
+mod known;
 pub mod postgres;
 pub mod sqlite;
 mod url;

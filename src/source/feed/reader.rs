@@ -1,5 +1,6 @@
 //! Reads a feed file record by record, in bounded memory, into typed products and row problems.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ fn max_chars(role: Option<Role>) -> usize {
         _ => 65_536,
     }
 }
+
+/// The smallest of the limits: shorter values need no further check.
+const MIN_LIMIT: usize = 255;
 
 /// A feed file being read; iterate it for `FeedRecord`s.
 pub struct FeedReader {
@@ -147,8 +151,16 @@ impl FeedReader {
 
     /// Turns the current record into a product (with warnings) or a rejection.
     fn judge(&mut self, line: u64, reached_eof: bool) -> FeedRecord {
+        // The record is moved out so that fields can borrow it while the reader is updated.
+        let record = std::mem::take(&mut self.record);
+        let judged = self.judge_record(&record, line, reached_eof);
+        self.record = record;
+        judged
+    }
+
+    fn judge_record(&mut self, record: &ByteRecord, line: u64, reached_eof: bool) -> FeedRecord {
         let mut warnings = Vec::new();
-        let (fields, utf8_fallback) = decode_fields(&self.record, self.encoding);
+        let (fields, utf8_fallback) = decode_fields(record, self.encoding);
         let sku = self.cell(&fields, Role::Sku).map(str::to_string);
         if self.day_first.is_none() {
             if let Some(raw) = self.cell(&fields, Role::UpdatedAt) {
@@ -163,7 +175,7 @@ impl FeedReader {
             sku: sku.clone(),
             field,
             message,
-            raw: fields.iter().enumerate().map(|(i, v)| (map.header(i), v.clone())).collect(),
+            raw: fields.iter().enumerate().map(|(i, v)| (map.header(i), v.to_string())).collect(),
         };
         if let Some(e) = &self.mapping_error {
             return FeedRecord::Rejected(problem(Severity::Rejected, None, e.to_string()));
@@ -259,7 +271,7 @@ impl FeedReader {
 
     fn type_fields(
         &self,
-        fields: &[String],
+        fields: &[Cow<str>],
         warnings: &mut Vec<RowProblem>,
         problem: &dyn Fn(Severity, Option<String>, String) -> RowProblem,
     ) -> Result<TypedFields, RowProblem> {
@@ -321,12 +333,12 @@ impl FeedReader {
         Ok(TypedFields { price, cost, quantity, gtin, updated_at, active })
     }
 
-    fn cell<'a>(&self, fields: &'a [String], role: Role) -> Option<&'a str> {
+    fn cell<'a>(&self, fields: &'a [Cow<'a, str>], role: Role) -> Option<&'a str> {
         let v = fields.get(self.map.column(role)?)?.trim();
         (!v.is_empty()).then_some(v)
     }
 
-    fn text(&self, fields: &[String], role: Role) -> Option<String> {
+    fn text(&self, fields: &[Cow<str>], role: Role) -> Option<String> {
         self.cell(fields, role).map(str::to_string)
     }
 
@@ -334,8 +346,11 @@ impl FeedReader {
         Role::ALL.into_iter().find(|&r| self.map.column(r) == Some(index))
     }
 
-    fn too_long(&self, fields: &[String]) -> Option<(usize, usize)> {
+    fn too_long(&self, fields: &[Cow<str>]) -> Option<(usize, usize)> {
         fields.iter().enumerate().find_map(|(i, f)| {
+            if f.len() <= MIN_LIMIT {
+                return None;
+            }
             let limit = max_chars(self.role_of(i));
             // Byte length bounds character length from above: count chars only when needed.
             (f.len() > limit).then(|| f.chars().count()).filter(|&n| n > limit).map(|n| (i, n))
@@ -343,7 +358,7 @@ impl FeedReader {
     }
 
     /// Unmapped columns and values beyond the header, as a JSON object in file order.
-    fn attributes_json(&self, fields: &[String]) -> String {
+    fn attributes_json(&self, fields: &[Cow<str>]) -> String {
         let mut obj = serde_json::Map::new();
         let extra = self.map.headers.len()..fields.len();
         for i in self.map.attributes.iter().copied().chain(extra) {
@@ -409,7 +424,7 @@ fn find_header(
     let line = |r: &ByteRecord| r.position().map_or(0, |p| p.line());
     let mut first_failure = None;
     for (i, row) in rows.iter().enumerate() {
-        let (headers, _) = decode_fields(row, encoding);
+        let headers: Vec<String> = decode_fields(row, encoding).0.into_iter().map(Cow::into_owned).collect();
         match ColumnMap::build(&headers, &profile.columns) {
             Ok(map) => return Ok(Header { line: line(row), map, error: None, rest: rows.split_off(i + 1) }),
             Err(e) => {
@@ -428,17 +443,18 @@ fn find_header(
     })
 }
 
-/// Fields as text; the flag says a UTF-8 file's record needed the Windows-1252 fallback.
-fn decode_fields(record: &ByteRecord, encoding: FeedEncoding) -> (Vec<String>, bool) {
+/// Fields as text, borrowed from the record when it is UTF-8; the flag says a UTF-8 file's record
+/// needed the Windows-1252 fallback.
+fn decode_fields(record: &ByteRecord, encoding: FeedEncoding) -> (Vec<Cow<'_, str>>, bool) {
     let mut fallback = false;
     let fields = record
         .iter()
         .map(|f| match std::str::from_utf8(f) {
-            Ok(s) => s.to_string(),
+            Ok(s) => Cow::Borrowed(s),
             Err(_) => {
                 // Transcoded encodings always yield UTF-8; only raw UTF-8 files can get here.
                 fallback = matches!(encoding, FeedEncoding::Utf8 | FeedEncoding::Utf8Bom);
-                decode::windows_1252(f)
+                Cow::Owned(decode::windows_1252(f))
             }
         })
         .collect();

@@ -2,6 +2,7 @@
 //! the reason a value was refused, written for the person who has to fix the file.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -84,7 +85,7 @@ pub fn parse_integer(raw: &str, decimal_comma: bool) -> Result<i64, String> {
     if !d.fract().is_zero() {
         return Err(format!("{raw:?} is not a whole number"));
     }
-    i64::try_from(d.trunc().mantissa() / 10i128.pow(d.scale())).map_err(|_| format!("{raw:?} is out of range"))
+    d.to_i64().ok_or_else(|| format!("{raw:?} is out of range"))
 }
 
 /// Parses a date or timestamp in the formats feeds use; zone-less values are taken as UTC.

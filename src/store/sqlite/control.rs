@@ -9,7 +9,7 @@ use crate::store::StoreError;
 pub fn insert_run(conn: &Connection, run: &RunRecord) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO sync_runs (id, source_table, started_at, status) VALUES (?1, ?2, ?3, ?4)",
-        params![run.id.to_string(), run.source, ts(run.started_at), run.status.as_str()],
+        params![run.id, run.source, ts(run.started_at), run.status.as_str()],
     )
     .map_err(db_err("recording the start of a run"))?;
     Ok(())
@@ -23,7 +23,7 @@ pub fn finish_run(conn: &Connection, run: &RunRecord) -> Result<(), StoreError> 
                 elapsed_seconds = ?11, rows_per_second = ?12, message = ?13
           WHERE id = ?1",
         params![
-            run.id.to_string(),
+            run.id,
             run.finished_at.map(ts),
             run.status.as_str(),
             c.read as i64,
@@ -51,8 +51,8 @@ pub fn insert_errors(conn: &Connection, errors: &[SyncErrorRecord]) -> Result<()
         .map_err(db_err("preparing the sync_errors insert"))?;
     for e in errors {
         stmt.execute(params![
-            e.id.to_string(),
-            e.run_id.to_string(),
+            e.id,
+            e.run_id,
             e.source_table,
             e.record_id,
             e.error_type.as_str(),
@@ -154,7 +154,7 @@ pub fn runs(conn: &Connection, source: Option<&str>, limit: u32) -> Result<Vec<R
 fn run_from_row(r: &Row) -> rusqlite::Result<RunRecord> {
     let count = |i| r.get::<_, i64>(i).map(|v| v as u64);
     Ok(RunRecord {
-        id: uuid(r, 0)?,
+        id: r.get(0)?,
         source: r.get(1)?,
         started_at: parse_ts(&r.get::<_, String>(2)?)?,
         finished_at: r.get::<_, Option<String>>(3)?.as_deref().map(parse_ts).transpose()?,
@@ -185,8 +185,8 @@ pub fn sync_errors(conn: &Connection, limit: u32) -> Result<Vec<SyncErrorRecord>
     let rows = stmt
         .query_map(params![limit], |r| {
             Ok(SyncErrorRecord {
-                id: uuid(r, 0)?,
-                run_id: uuid(r, 1)?,
+                id: r.get(0)?,
+                run_id: r.get(1)?,
                 source_table: r.get(2)?,
                 record_id: r.get(3)?,
                 error_type: ErrorType::parse(&r.get::<_, String>(4)?),
@@ -201,12 +201,6 @@ pub fn sync_errors(conn: &Connection, limit: u32) -> Result<Vec<SyncErrorRecord>
         .and_then(Iterator::collect)
         .map_err(db_err("reading sync_errors"))?;
     Ok(rows)
-}
-
-pub(super) fn uuid(r: &Row, i: usize) -> rusqlite::Result<uuid::Uuid> {
-    let s: String = r.get(i)?;
-    uuid::Uuid::parse_str(&s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 pub(super) fn json(r: &Row, i: usize) -> rusqlite::Result<serde_json::Value> {

@@ -1,6 +1,9 @@
-//! Feed imports into SQLite: rows are staged in a temporary table keyed by id (a later row of the
-//! same SKU replaces the earlier one), then merged in one statement that skips unchanged rows —
-//! the same shape as the PostgreSQL path, all inside one write transaction.
+//! Feed imports into SQLite, inside one write transaction on a dedicated connection.
+//!
+//! The distributor's stored hashes are loaded first (`KnownProducts`), so only rows that need
+//! writing reach SQL. A distributor's first import inserts straight into the table; later ones
+//! append the rows to write to a temporary stage, de-duplicate it (later lines win) and merge it
+//! with one statement that skips rows whose content did not change.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -9,78 +12,92 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use rust_decimal::Decimal;
+use uuid::Uuid;
 
-use super::control::{self, json, uuid};
+use super::control::{self, json};
 use super::{connect, db_err, parse_ts, ts};
 use crate::control::{RunCounts, SyncErrorRecord};
 use crate::product::DistributorProduct;
+use crate::store::known::KnownProducts;
 use crate::store::{check_mass_deactivation, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct};
 
 const CREATE_STAGE: &str = "
 CREATE TEMP TABLE feed_stage (
-    id TEXT PRIMARY KEY, sku TEXT NOT NULL, gtin TEXT, mpn TEXT, brand TEXT, title TEXT, description TEXT,
+    id BLOB NOT NULL, sku TEXT NOT NULL, gtin TEXT, mpn TEXT, brand TEXT, title TEXT, description TEXT,
     price NUMERIC, cost NUMERIC, quantity INTEGER, category TEXT, source_updated_at TEXT, attributes TEXT NOT NULL,
     content_hash TEXT NOT NULL, active INTEGER NOT NULL
-) WITHOUT ROWID";
+)";
 
 const STAGE_ROW: &str = "
-INSERT OR REPLACE INTO feed_stage (id, sku, gtin, mpn, brand, title, description, price, cost, quantity, category,
+INSERT INTO feed_stage (id, sku, gtin, mpn, brand, title, description, price, cost, quantity, category,
     source_updated_at, attributes, content_hash, active)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
-/// Inserts new SKUs and rewrites changed ones; an unchanged row matches no `WHERE` and is neither
-/// written nor returned. The returned flag tells an insert (first seen in this run) from an update.
-const MERGE: &str = "
-INSERT INTO distributor_products AS t (id, distributor, sku, gtin, mpn, brand, title, description, price, cost,
-    quantity, category, source_updated_at, attributes, content_hash, active, row_version, first_seen_at,
-    last_seen_at, updated_at)
-SELECT id, ?1, sku, gtin, mpn, brand, title, description, price, cost, quantity, category, source_updated_at,
-       attributes, content_hash, active, 1, ?2, ?2, ?2
-  FROM feed_stage WHERE true
+/// Page cache of the import connection (negative: KiB), sized to stay within ~300 MB peak.
+const FIRST_IMPORT_CACHE: &str = "PRAGMA cache_size = -65536";
+const UPDATE_CACHE: &str = "PRAGMA cache_size = -32768";
+
+/// Keeps only the last staged row of each SKU.
+const DEDUPLICATE_STAGE: &str =
+    "DELETE FROM feed_stage WHERE rowid NOT IN (SELECT max(rowid) FROM feed_stage GROUP BY id)";
+
+/// The columns written, the update of a conflicting row, and the guard that skips unchanged rows.
+/// A row first seen in this run keeps version 1 when a later line of the file rewrites it.
+const TARGET_COLUMNS: &str = "id, distributor, sku, gtin, mpn, brand, title, description, price, cost, quantity, \
+    category, source_updated_at, attributes, content_hash, active, row_version, first_seen_at, last_seen_at, updated_at";
+const ON_CONFLICT: &str = "
 ON CONFLICT (id) DO UPDATE SET
     gtin = excluded.gtin, mpn = excluded.mpn, brand = excluded.brand, title = excluded.title,
     description = excluded.description, price = excluded.price, cost = excluded.cost, quantity = excluded.quantity,
     category = excluded.category, source_updated_at = excluded.source_updated_at, attributes = excluded.attributes,
-    content_hash = excluded.content_hash, active = excluded.active, row_version = t.row_version + 1,
+    content_hash = excluded.content_hash, active = excluded.active,
+    row_version = CASE WHEN t.first_seen_at = excluded.first_seen_at THEN t.row_version ELSE t.row_version + 1 END,
     last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at
-WHERE t.content_hash IS NOT excluded.content_hash OR t.active IS NOT excluded.active
-RETURNING first_seen_at = ?2";
-
-/// Deactivates the distributor's active SKUs that were not staged.
-const DEACTIVATE_MISSING: &str = "
-UPDATE distributor_products AS t SET active = 0, updated_at = ?2, row_version = t.row_version + 1
- WHERE t.distributor = ?1 AND t.active AND NOT EXISTS (SELECT 1 FROM feed_stage s WHERE s.id = t.id)";
+WHERE t.content_hash IS NOT excluded.content_hash OR t.active IS NOT excluded.active";
 
 pub struct SqliteFeedImport {
     conn: Option<Connection>,
     distributor: String,
     run_ts: DateTime<Utc>,
+    known: KnownProducts,
     active_before: u64,
+    /// Nothing of this distributor was stored: rows are inserted without staging.
+    direct: bool,
+    /// Distinct SKUs delivered so far.
+    distinct: u64,
+    /// The stage holds a SKU twice.
+    staged_duplicates: bool,
 }
 
 impl SqliteFeedImport {
-    /// Opens a dedicated connection and takes the write lock for the whole import.
+    /// Opens a dedicated connection, takes the write lock for the whole import and loads what
+    /// the store holds for the distributor.
     pub async fn begin(path: PathBuf, distributor: String, run_ts: DateTime<Utc>) -> Result<Self, StoreError> {
+        let conn = connect(&path).map_err(db_err("opening the import connection"))?;
         let mut import = SqliteFeedImport {
-            conn: Some(connect(&path).map_err(db_err("opening the import connection"))?),
-            distributor,
+            conn: Some(conn),
+            distributor: distributor.clone(),
             run_ts,
+            known: KnownProducts::default(),
             active_before: 0,
+            direct: false,
+            distinct: 0,
+            staged_duplicates: false,
         };
-        let distributor = import.distributor.clone();
-        import.active_before = import
+        let known = import
             .on_conn(move |c| {
                 c.execute_batch("BEGIN IMMEDIATE").map_err(db_err("starting the import transaction"))?;
-                c.execute_batch(CREATE_STAGE).map_err(db_err("creating the staging table"))?;
-                c.query_row(
-                    "SELECT count(*) FROM distributor_products WHERE distributor = ?1 AND active",
-                    params![distributor],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map(|n| n as u64)
-                .map_err(db_err("counting active products"))
+                load_known(c, &distributor)
             })
             .await?;
+        import.direct = known.is_empty();
+        import.active_before = known.active_count();
+        import.known = known;
+        // A first import inserts into indexes that no longer fit a small cache, and holds no
+        // stored hashes in memory: give SQLite the room. Later imports write few rows.
+        let setup =
+            if import.direct { FIRST_IMPORT_CACHE.to_string() } else { format!("{CREATE_STAGE}; {UPDATE_CACHE}") };
+        import.on_conn(move |c| c.execute_batch(&setup).map_err(db_err("preparing the import"))).await?;
         Ok(import)
     }
 
@@ -102,36 +119,75 @@ impl SqliteFeedImport {
     }
 }
 
-fn stage(conn: &Connection, products: &[DistributorProduct]) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(STAGE_ROW).map_err(db_err("preparing the staging insert"))?;
+fn load_known(conn: &Connection, distributor: &str) -> Result<KnownProducts, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT id, content_hash, active FROM distributor_products WHERE distributor = ?1")
+        .map_err(db_err("reading stored products"))?;
+    let mut rows = stmt.query(params![distributor]).map_err(db_err("reading stored products"))?;
+    let mut known = KnownProducts::default();
+    while let Some(r) = rows.next().map_err(db_err("reading stored products"))? {
+        let read = || -> rusqlite::Result<_> { Ok((r.get(0)?, r.get_ref(1)?.as_str()?.to_string(), r.get(2)?)) };
+        let (id, hash, active) = read().map_err(db_err("reading stored products"))?;
+        known.insert(id, &hash, active);
+    }
+    Ok(known)
+}
+
+/// Writes rows with one prepared statement: `sql` takes the 15 product values as ?1..?15, then
+/// the distributor as ?16 and the run time as ?17 when it uses them.
+fn write_rows(conn: &Connection, sql: &str, products: &[DistributorProduct], extra: &[&str]) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db_err("preparing the product insert"))?;
     for p in products {
-        stmt.execute(params![
-            p.id.to_string(),
-            p.sku,
-            p.gtin,
-            p.mpn,
-            p.brand,
-            p.title,
-            p.description,
-            p.price.map(|d| d.to_string()),
-            p.cost.map(|d| d.to_string()),
-            p.quantity,
-            p.category,
-            p.source_updated_at.map(ts),
-            p.attributes_json,
-            p.content_hash,
-            p.active,
-        ])
-        .map_err(db_err("staging a distributor product"))?;
+        let price = p.price.map(|d| d.to_string());
+        let cost = p.cost.map(|d| d.to_string());
+        let updated = p.source_updated_at.map(ts);
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![
+            &p.id,
+            &p.sku,
+            &p.gtin,
+            &p.mpn,
+            &p.brand,
+            &p.title,
+            &p.description,
+            &price,
+            &cost,
+            &p.quantity,
+            &p.category,
+            &updated,
+            &p.attributes_json,
+            &p.content_hash,
+            &p.active,
+        ];
+        values.extend(extra.iter().map(|e| e as &dyn rusqlite::ToSql));
+        stmt.execute(values.as_slice()).map_err(db_err("writing a distributor product"))?;
     }
     Ok(())
 }
 
-/// Merges the staged rows; returns (distinct staged, inserted, updated).
-fn merge(conn: &Connection, distributor: &str, run_ts: &str) -> Result<(u64, u64, u64), StoreError> {
-    let staged: i64 =
-        conn.query_row("SELECT count(*) FROM feed_stage", [], |r| r.get(0)).map_err(db_err("counting staged rows"))?;
-    let mut stmt = conn.prepare(MERGE).map_err(db_err("preparing the merge"))?;
+/// Inserts rows of a distributor that had none: no stage, no comparisons.
+fn insert_direct(
+    conn: &Connection,
+    distributor: &str,
+    run_ts: &str,
+    products: &[DistributorProduct],
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO distributor_products AS t ({TARGET_COLUMNS})
+         VALUES (?1, ?16, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1, ?17, ?17, ?17) {ON_CONFLICT}"
+    );
+    write_rows(conn, &sql, products, &[distributor, run_ts])
+}
+
+/// Merges the stage; returns (inserted, updated).
+fn merge(conn: &Connection, distributor: &str, run_ts: &str) -> Result<(u64, u64), StoreError> {
+    let sql = format!(
+        "INSERT INTO distributor_products AS t ({TARGET_COLUMNS})
+         SELECT id, ?1, sku, gtin, mpn, brand, title, description, price, cost, quantity, category, source_updated_at,
+                attributes, content_hash, active, 1, ?2, ?2, ?2
+           FROM feed_stage WHERE true {ON_CONFLICT}
+         RETURNING first_seen_at = ?2"
+    );
+    let mut stmt = conn.prepare(&sql).map_err(db_err("preparing the merge"))?;
     let mut rows = stmt.query(params![distributor, run_ts]).map_err(db_err("merging staged rows"))?;
     let (mut inserted, mut updated) = (0, 0);
     while let Some(row) = rows.next().map_err(db_err("merging staged rows"))? {
@@ -141,23 +197,19 @@ fn merge(conn: &Connection, distributor: &str, run_ts: &str) -> Result<(u64, u64
             updated += 1;
         }
     }
-    Ok((staged as u64, inserted, updated))
+    Ok((inserted, updated))
 }
 
-/// Marks active SKUs missing from the import inactive. A mass deactivation is refused after the
-/// fact: the error rolls the whole import back.
-fn deactivate_missing(
-    conn: &Connection,
-    distributor: &str,
-    run_ts: &str,
-    active_before: u64,
-    allow_mass: bool,
-) -> Result<u64, StoreError> {
-    let n = conn
-        .execute(DEACTIVATE_MISSING, params![distributor, run_ts])
-        .map_err(db_err("deactivating products missing from the feed"))? as u64;
-    check_mass_deactivation(distributor, n, active_before, allow_mass)?;
-    Ok(n)
+fn deactivate(conn: &Connection, run_ts: &str, ids: &[Uuid]) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "UPDATE distributor_products SET active = 0, updated_at = ?2, row_version = row_version + 1 WHERE id = ?1",
+        )
+        .map_err(db_err("preparing deactivation"))?;
+    for id in ids {
+        stmt.execute(params![id, run_ts]).map_err(db_err("deactivating a product missing from the feed"))?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -167,28 +219,46 @@ impl FeedImport for SqliteFeedImport {
         products: Vec<DistributorProduct>,
         problems: Vec<SyncErrorRecord>,
     ) -> Result<(), StoreError> {
+        self.distinct += products.iter().filter(|p| !p.supersedes_earlier_line).count() as u64;
+        let to_write: Vec<DistributorProduct> = products.into_iter().filter(|p| self.known.needs_write(p)).collect();
+        self.staged_duplicates |= to_write.iter().any(|p| p.supersedes_earlier_line);
+        let (distributor, run_ts, direct) = (self.distributor.clone(), ts(self.run_ts), self.direct);
         self.on_conn(move |c| {
             control::insert_errors(c, &problems)?;
-            stage(c, &products)
+            match direct {
+                true => insert_direct(c, &distributor, &run_ts, &to_write),
+                false => write_rows(c, STAGE_ROW, &to_write, &[]),
+            }
         })
         .await
     }
 
     async fn commit(mut self: Box<Self>, end: FeedImportEnd) -> Result<RunCounts, StoreError> {
-        let (distributor, run_ts, active_before) = (self.distributor.clone(), ts(self.run_ts), self.active_before);
+        let missing = if end.deactivate_missing { self.known.missing_active() } else { Vec::new() };
+        check_mass_deactivation(
+            &self.distributor,
+            missing.len() as u64,
+            self.active_before,
+            end.allow_mass_deactivate,
+        )?;
+        let (distributor, run_ts) = (self.distributor.clone(), ts(self.run_ts));
+        let (direct, duplicates, distinct) = (self.direct, self.staged_duplicates, self.distinct);
         self.on_conn(move |c| {
-            let (staged, inserted, updated) = merge(c, &distributor, &run_ts)?;
-            let deactivated = if end.deactivate_missing {
-                deactivate_missing(c, &distributor, &run_ts, active_before, end.allow_mass_deactivate)?
+            let (inserted, updated) = if direct {
+                (distinct, 0)
             } else {
-                0
+                if duplicates {
+                    c.execute_batch(DEDUPLICATE_STAGE).map_err(db_err("removing repeated SKUs from the stage"))?;
+                }
+                merge(c, &distributor, &run_ts)?
             };
+            deactivate(c, &run_ts, &missing)?;
             let mut run = end.run;
             let store_side = RunCounts {
                 inserted,
                 updated,
-                unchanged: staged - inserted - updated,
-                deactivated,
+                unchanged: distinct - inserted - updated,
+                deactivated: missing.len() as u64,
                 ..RunCounts::default()
             };
             run.counts = store_side.with_reader_counts(&run.counts);
@@ -214,12 +284,12 @@ pub fn distributor_products(conn: &Connection, distributor: &str) -> Result<Vec<
                FROM distributor_products WHERE distributor = ?1 ORDER BY sku",
         )
         .map_err(db_err("reading distributor products"))?;
-    let decimal = |s: Option<String>| s.and_then(|s| Decimal::from_str(&s).ok());
+    let decimal = |s: Option<String>| s.and_then(|s| Decimal::from_str(&s).ok()).map(|d| d.normalize());
     let rows = stmt
         .query_map(params![distributor], |r| {
             Ok(StoredDistributorProduct {
                 product: DistributorProduct {
-                    id: uuid(r, 0)?,
+                    id: r.get(0)?,
                     sku: r.get(1)?,
                     gtin: r.get(2)?,
                     mpn: r.get(3)?,

@@ -85,7 +85,7 @@ fn db_err(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
 
 /// Timestamps are stored as fixed-width RFC 3339 text so that they sort correctly as text.
 fn ts(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {

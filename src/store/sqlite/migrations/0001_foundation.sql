@@ -1,8 +1,8 @@
 -- catsync schema, SQLite dialect. Timestamps are RFC 3339 UTC text with microseconds (they sort
--- as text), UUIDs are text, JSON is text, booleans are 0/1.
+-- as text), UUIDs are 16-byte BLOBs (half the index size of text), JSON is text, booleans are 0/1.
 -- version 1: foundation
 CREATE TABLE IF NOT EXISTS distributor_products (
-    id TEXT PRIMARY KEY,
+    id BLOB PRIMARY KEY,
     distributor TEXT NOT NULL,
     sku TEXT NOT NULL,
     gtin TEXT,
@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS sync_control (
     updated_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sync_runs (
-    id TEXT PRIMARY KEY,
+    id BLOB PRIMARY KEY,
     source_table TEXT NOT NULL,
     started_at TEXT NOT NULL,
     finished_at TEXT,
@@ -54,8 +54,8 @@ CREATE TABLE IF NOT EXISTS sync_runs (
 );
 CREATE INDEX IF NOT EXISTS sync_runs_source_started ON sync_runs (source_table, started_at);
 CREATE TABLE IF NOT EXISTS sync_errors (
-    id TEXT PRIMARY KEY,
-    run_id TEXT,
+    id BLOB PRIMARY KEY,
+    run_id BLOB,
     source_table TEXT NOT NULL,
     record_id TEXT,
     error_type TEXT NOT NULL,

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Feed import benchmark: catsync against `psql \\copy` on the same PostgreSQL, and on SQLite.
+
+    python3 bench/import_bench.py [--rows 1000000] [--pg postgres://postgres@127.0.0.1:5432/test]
+
+Builds catsync in release mode, generates a deterministic feed (bench/make_feed.py), then
+measures side by side in one run:
+  1. psql \\copy of the file into an empty table with the same primary key;
+  2. catsync's first import into PostgreSQL;
+  3. catsync's re-import of the unchanged file;
+  4. COPY into a staging table plus the change-guarded merge, in psql (the floor for step 3);
+  5. catsync's first import and re-import into SQLite.
+Prints each wall time, peak RSS of catsync, rows/s and the ratios the targets are stated in.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, "bench", "work")
+SCHEMA = "catsync_bench"
+COPY_STEP = "psql \\copy, empty table"
+COLUMNS = "sku TEXT PRIMARY KEY, gtin TEXT, mpn TEXT, brand TEXT, title TEXT, description TEXT, price NUMERIC(20,4), " \
+          "cost NUMERIC(20,4), qty INT8, category TEXT, updated TIMESTAMPTZ"
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def psql(pg, sql):
+    run(["psql", pg, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], stdout=subprocess.DEVNULL)
+
+
+def timed(cmd, env=None):
+    """Wall seconds and peak RSS (MB) of a command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        sys.exit(f"command failed ({status}): {' '.join(cmd)}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--pg", default=os.environ.get("CATSYNC_TEST_PG", "postgres://postgres@127.0.0.1:5432/test"))
+    args = ap.parse_args()
+    os.makedirs(WORK, exist_ok=True)
+    feed = os.path.join(WORK, f"feed-{args.rows}.csv")
+    if not os.path.exists(feed):
+        print(f"generating {feed} ...", flush=True)
+        run([sys.executable, os.path.join(ROOT, "bench", "make_feed.py"), str(args.rows), feed])
+    size_mb = os.path.getsize(feed) / 1e6
+    print("building catsync (release) ...", flush=True)
+    run(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
+    catsync = os.path.join(ROOT, "target", "release", "catsync")
+
+    results = {}
+    # 1. psql \copy into an empty table with the same primary key.
+    psql(args.pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}; "
+                  f"CREATE TABLE {SCHEMA}.copy_target ({COLUMNS})")
+    results[COPY_STEP] = timed(
+        ["psql", args.pg, "-q", "-c", f"\\copy {SCHEMA}.copy_target FROM '{feed}' WITH (FORMAT csv, HEADER true)"])
+
+    # 2-3. catsync into PostgreSQL, first import then unchanged re-import.
+    store = f"{args.pg}{'&' if '?' in args.pg else '?'}options=-c%20search_path%3D{SCHEMA}"
+    cmd = [catsync, "-q", "--store", store, "import", feed, "--distributor", "bench"]
+    results["catsync first import, PostgreSQL"] = timed(cmd)
+    results["catsync unchanged re-import, PostgreSQL"] = timed(cmd)
+
+    # 4. The floor for a re-import: COPY into staging plus the change-guarded merge, in psql.
+    merge_sql = f"""
+BEGIN;
+CREATE TEMP TABLE stage ({COLUMNS.replace(' PRIMARY KEY', '')}) ON COMMIT DROP;
+\\copy stage FROM '{feed}' WITH (FORMAT csv, HEADER true)
+INSERT INTO {SCHEMA}.copy_target AS t SELECT * FROM stage
+ON CONFLICT (sku) DO UPDATE SET price = excluded.price, qty = excluded.qty, title = excluded.title
+WHERE (t.price, t.qty, t.title) IS DISTINCT FROM (excluded.price, excluded.qty, excluded.title);
+COMMIT;
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(merge_sql)
+    results["psql COPY into staging + merge (unchanged)"] = timed(["psql", args.pg, "-q", "-v", "ON_ERROR_STOP=1", "-f", f.name])
+    os.unlink(f.name)
+
+    # 5. SQLite.
+    db = os.path.join(WORK, "bench.db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.unlink(db + suffix)
+    cmd = [catsync, "-q", "--store", f"sqlite://{db}", "import", feed, "--distributor", "bench"]
+    results["catsync first import, SQLite"] = timed(cmd)
+    results["catsync unchanged re-import, SQLite"] = timed(cmd)
+    psql(args.pg, f"DROP SCHEMA {SCHEMA} CASCADE")
+
+    print(f"\nfeed: {args.rows:,} rows, {size_mb:.0f} MB, 11 columns; {os.cpu_count()} cores")
+    print(f"{'step':<46} {'seconds':>8} {'rows/s':>10} {'peak RSS':>9}")
+    for name, (secs, rss) in results.items():
+        rss_text = f"{rss:.0f} MB" if name.startswith("catsync") else "-"
+        print(f"{name:<46} {secs:>8.2f} {args.rows / secs:>10,.0f} {rss_text:>9}")
+    r = {k: v[0] for k, v in results.items()}
+    print("\nratios (target in brackets):")
+    print(f"  first import / psql \\copy:              {r['catsync first import, PostgreSQL'] / r[COPY_STEP]:.2f}  [<= 1.5]")
+    print(f"  re-import / COPY staging + merge:        {r['catsync unchanged re-import, PostgreSQL'] / r['psql COPY into staging + merge (unchanged)']:.2f}  [<= 1.5]")
+    print(f"  SQLite first import rows/s:              {args.rows / r['catsync first import, SQLite']:,.0f}  [>= 150,000]")
+    print(f"  peak RSS, worst catsync run:             {max(v[1] for k, v in results.items() if k.startswith('catsync')):.0f} MB  [<= 300]")
+
+
+if __name__ == "__main__":
+    main()

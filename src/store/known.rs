@@ -1,0 +1,111 @@
+//! What the store already holds for a distributor, loaded when an import starts: each product's
+//! content hash and active flag. It lets an import recognize unchanged rows without a database
+//! round trip, stage only rows that need writing, and find the SKUs a full snapshot no longer
+//! lists — so an unchanged re-import costs little more than reading the file.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use crate::product::DistributorProduct;
+
+struct Known {
+    hash: u128,
+    active: bool,
+    /// Delivered by the import in progress.
+    seen: bool,
+}
+
+/// The stored state of one distributor's products, keyed by id.
+#[derive(Default)]
+pub(crate) struct KnownProducts {
+    rows: HashMap<Uuid, Known>,
+}
+
+impl KnownProducts {
+    /// Records a stored product; `content_hash` is the hex text the stores keep.
+    pub fn insert(&mut self, id: Uuid, content_hash: &str, active: bool) {
+        let hash = u128::from_str_radix(content_hash, 16).unwrap_or(0);
+        self.rows.insert(id, Known { hash, active, seen: false });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn active_count(&self) -> u64 {
+        self.rows.values().filter(|k| k.active).count() as u64
+    }
+
+    /// Marks the product as delivered and tells whether it must be written: it is new, differs
+    /// from the stored row, or repeats an earlier line of the file (and must win over it).
+    pub fn needs_write(&mut self, p: &DistributorProduct) -> bool {
+        let hash = u128::from_str_radix(&p.content_hash, 16).unwrap_or(0);
+        match self.rows.get_mut(&p.id) {
+            Some(k) => {
+                k.seen = true;
+                p.supersedes_earlier_line || k.hash != hash || k.active != p.active
+            }
+            None => true,
+        }
+    }
+
+    /// Stored active products that the import did not deliver.
+    pub fn missing_active(&self) -> Vec<Uuid> {
+        self.rows.iter().filter(|(_, k)| k.active && !k.seen).map(|(id, _)| *id).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::product::distributor_product_id;
+
+    fn product(sku: &str, title: &str) -> DistributorProduct {
+        DistributorProduct {
+            id: distributor_product_id("acme", sku),
+            sku: sku.into(),
+            gtin: None,
+            mpn: None,
+            brand: None,
+            title: Some(title.into()),
+            description: None,
+            price: None,
+            cost: None,
+            quantity: None,
+            category: None,
+            source_updated_at: None,
+            attributes_json: "{}".into(),
+            active: true,
+            content_hash: String::new(),
+            line: 2,
+            supersedes_earlier_line: false,
+        }
+        .seal()
+    }
+
+    #[test]
+    fn only_new_changed_and_repeated_rows_need_writing() {
+        let same = product("A", "a");
+        let mut known = KnownProducts::default();
+        known.insert(same.id, &same.content_hash, true);
+        known.insert(product("B", "b").id, &product("B", "b").content_hash, true);
+        known.insert(product("C", "c").id, &product("C", "c").content_hash, false);
+        assert!(!known.needs_write(&same));
+        assert!(known.needs_write(&product("B", "changed")));
+        assert!(known.needs_write(&product("N", "new")));
+        let repeat = DistributorProduct { supersedes_earlier_line: true, ..same };
+        assert!(known.needs_write(&repeat));
+        // C is inactive and B was seen: nothing is missing.
+        assert!(known.missing_active().is_empty());
+        assert_eq!(known.active_count(), 2);
+    }
+
+    #[test]
+    fn unseen_active_rows_are_missing() {
+        let mut known = KnownProducts::default();
+        let a = product("A", "a");
+        known.insert(a.id, &a.content_hash, true);
+        assert_eq!(known.missing_active(), vec![a.id]);
+    }
+}
