@@ -8,6 +8,8 @@ measures side by side in one run:
   1. psql \\copy of the file into an empty table with the same primary key;
   2. catsync's first import into PostgreSQL;
   3. catsync's re-import of the unchanged file;
+  3b. psql \\copy of the rows catsync wrote into an empty clone of its table (same columns, both
+      unique indexes): the server's own floor for this schema;
   4. COPY into a staging table plus the change-guarded merge, in psql (the floor for step 3);
   5. catsync's first import and re-import into SQLite.
 Prints each wall time, peak RSS of catsync, rows/s and the ratios the targets are stated in.
@@ -23,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "bench", "work")
 SCHEMA = "catsync_bench"
 COPY_STEP = "psql \\copy, empty table"
+FLOOR_STEP = "psql \\copy of the same rows, catsync's table"
 COLUMNS = "sku TEXT PRIMARY KEY, gtin TEXT, mpn TEXT, brand TEXT, title TEXT, description TEXT, price NUMERIC(20,4), " \
           "cost NUMERIC(20,4), qty INT8, category TEXT, updated TIMESTAMPTZ"
 
@@ -74,6 +77,15 @@ def main():
     results["catsync first import, PostgreSQL"] = timed(cmd)
     results["catsync unchanged re-import, PostgreSQL"] = timed(cmd)
 
+    # The server's own floor for this schema: the rows catsync wrote, COPYed by psql into an empty
+    # clone of distributor_products with both unique indexes (id, and distributor + sku).
+    dump = os.path.join(WORK, "distributor_products.copy")
+    psql(args.pg, f"\\copy (SELECT * FROM {SCHEMA}.distributor_products) TO '{dump}'")
+    psql(args.pg, f"CREATE TABLE {SCHEMA}.floor (LIKE {SCHEMA}.distributor_products INCLUDING ALL)")
+    results["psql \\copy of the same rows, catsync's table"] = timed(
+        ["psql", args.pg, "-q", "-c", f"\\copy {SCHEMA}.floor FROM '{dump}'"])
+    os.unlink(dump)
+
     # 4. The floor for a re-import: COPY into staging plus the change-guarded merge, in psql.
     merge_sql = f"""
 BEGIN;
@@ -107,6 +119,7 @@ COMMIT;
     r = {k: v[0] for k, v in results.items()}
     print("\nratios (target in brackets):")
     print(f"  first import / psql \\copy:              {r['catsync first import, PostgreSQL'] / r[COPY_STEP]:.2f}  [<= 1.5]")
+    print(f"  first import / psql \\copy into catsync's table: {r['catsync first import, PostgreSQL'] / r[FLOOR_STEP]:.2f}")
     print(f"  re-import / COPY staging + merge:        {r['catsync unchanged re-import, PostgreSQL'] / r['psql COPY into staging + merge (unchanged)']:.2f}  [<= 1.5]")
     print(f"  SQLite first import rows/s:              {args.rows / r['catsync first import, SQLite']:,.0f}  [>= 150,000]")
     print(f"  peak RSS, worst catsync run:             {max(v[1] for k, v in results.items() if k.startswith('catsync')):.0f} MB  [<= 300]")

@@ -1,10 +1,12 @@
 //! Feed imports into PostgreSQL/CockroachDB, inside one transaction on a dedicated connection.
 //!
-//! Rows are staged, then merged with one `INSERT … SELECT … ON CONFLICT … WHERE content_hash IS
-//! DISTINCT FROM …`, so unchanged rows are never rewritten, and the distributor's active rows
-//! missing from the stage are deactivated. PostgreSQL stages with COPY into a temporary table;
-//! CockroachDB (no temporary tables by default, COPY only in the simple protocol) stages with
-//! multi-row upserts into the permanent `feed_stage` table under the run's id.
+//! The import first locks its source's `sync_control` row (so imports of one distributor queue
+//! up instead of racing) and loads the distributor's stored hashes (`KnownProducts`), so only rows
+//! that need writing are sent. PostgreSQL streams them with COPY: straight into the table on a
+//! distributor's first import, else into a temporary stage merged by one
+//! `INSERT … SELECT … ON CONFLICT … WHERE content_hash IS DISTINCT FROM …`. CockroachDB (no
+//! temporary tables by default, COPY only in the simple protocol) stages with multi-row upserts
+//! into the permanent `feed_stage` table under the run's id.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -12,7 +14,7 @@ use std::fmt::Write as _;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures_util::{pin_mut, SinkExt};
+use futures_util::{pin_mut, SinkExt, TryStreamExt};
 use rust_decimal::Decimal;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient};
@@ -22,10 +24,11 @@ use super::connect::ImportPath;
 use super::{control, db_err};
 use crate::control::{RunCounts, SyncErrorRecord};
 use crate::product::DistributorProduct;
+use crate::store::known::KnownProducts;
 use crate::store::{check_mass_deactivation, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct};
 
-const STAGE_COLUMNS: &str = "id, sku, gtin, mpn, brand, title, description, price, cost, quantity, category, \
-                             source_updated_at, attributes, content_hash, active, line";
+const PRODUCT_COLUMNS: &str = "sku, gtin, mpn, brand, title, description, price, cost, quantity, category, \
+                               source_updated_at, attributes, content_hash, active";
 
 const CREATE_TEMP_STAGE: &str = "CREATE TEMPORARY TABLE catsync_feed_stage (
     id UUID NOT NULL, sku TEXT NOT NULL, gtin TEXT, mpn TEXT, brand TEXT, title TEXT, description TEXT,
@@ -33,8 +36,21 @@ const CREATE_TEMP_STAGE: &str = "CREATE TEMPORARY TABLE catsync_feed_stage (
     attributes JSONB NOT NULL, content_hash TEXT NOT NULL, active BOOLEAN NOT NULL, line INT8 NOT NULL
 ) ON COMMIT DROP";
 
+/// A row first seen in this run keeps version 1 when a later line of the file rewrites it.
+const ON_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET
+    gtin = excluded.gtin, mpn = excluded.mpn, brand = excluded.brand, title = excluded.title,
+    description = excluded.description, price = excluded.price, cost = excluded.cost,
+    quantity = excluded.quantity, category = excluded.category,
+    source_updated_at = excluded.source_updated_at, attributes = excluded.attributes,
+    content_hash = excluded.content_hash, active = excluded.active,
+    row_version = CASE WHEN t.first_seen_at = excluded.first_seen_at THEN t.row_version ELSE t.row_version + 1 END,
+    last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at
+WHERE t.content_hash IS DISTINCT FROM excluded.content_hash OR t.active IS DISTINCT FROM excluded.active";
+
 /// Rows per multi-row staging statement on the upsert path (17 parameters each).
 const STAGE_ROWS_PER_STATEMENT: usize = 500;
+/// Ids per deactivation statement.
+const IDS_PER_STATEMENT: usize = 10_000;
 
 pub struct PgFeedImport {
     client: Client,
@@ -42,9 +58,14 @@ pub struct PgFeedImport {
     run_id: Uuid,
     distributor: String,
     run_ts: DateTime<Utc>,
+    known: KnownProducts,
     active_before: u64,
-    /// Distinct SKUs staged so far.
+    /// Nothing of this distributor was stored: COPY goes straight into the table (PostgreSQL).
+    direct: bool,
+    /// Distinct SKUs delivered so far.
     distinct: u64,
+    /// Rows sent to the stage so far.
+    staged: u64,
     /// The temporary stage holds a SKU twice (the permanent one never does).
     staged_duplicates: bool,
 }
@@ -53,66 +74,113 @@ impl PgFeedImport {
     pub async fn begin(
         client: Client,
         path: ImportPath,
+        source: &str,
         distributor: String,
         run_id: Uuid,
         run_ts: DateTime<Utc>,
     ) -> Result<Self, StoreError> {
         client.batch_execute("BEGIN").await.map_err(db_err("starting the import transaction"))?;
+        lock_source(&client, source).await?;
+        let known = load_known(&client, &distributor).await?;
         if path == ImportPath::CopyMerge {
             client.batch_execute(CREATE_TEMP_STAGE).await.map_err(db_err("creating the staging table"))?;
         }
-        let active: i64 = client
-            .query_one("SELECT count(*) FROM distributor_products WHERE distributor = $1 AND active", &[&distributor])
-            .await
-            .map_err(db_err("counting active products"))?
-            .get(0);
         Ok(PgFeedImport {
             client,
             path,
             run_id,
             distributor,
             run_ts,
-            active_before: active as u64,
+            active_before: known.active_count(),
+            direct: known.is_empty() && path == ImportPath::CopyMerge,
+            known,
             distinct: 0,
+            staged: 0,
             staged_duplicates: false,
         })
     }
 
-    async fn copy_into_stage(&self, products: &[DistributorProduct]) -> Result<(), StoreError> {
+    /// Streams rows with COPY in text format; `row` writes one line per product.
+    async fn copy(
+        &self,
+        statement: &str,
+        products: &[&DistributorProduct],
+        row: impl Fn(&mut String, &DistributorProduct),
+    ) -> Result<(), StoreError> {
+        if products.is_empty() {
+            return Ok(());
+        }
         let mut buf = String::with_capacity(products.len() * 256);
         for p in products {
-            encode_copy_row(&mut buf, p);
+            row(&mut buf, p);
         }
-        let sink = self
-            .client
-            .copy_in(&format!("COPY catsync_feed_stage ({STAGE_COLUMNS}) FROM STDIN"))
-            .await
-            .map_err(db_err("starting COPY into the staging table"))?;
+        let sink = self.client.copy_in(statement).await.map_err(db_err("starting COPY"))?;
         pin_mut!(sink);
-        sink.send(Bytes::from(buf)).await.map_err(db_err("copying rows into the staging table"))?;
-        sink.finish().await.map_err(db_err("finishing COPY into the staging table"))?;
+        sink.send(Bytes::from(buf)).await.map_err(db_err("copying rows"))?;
+        sink.finish().await.map_err(db_err("finishing COPY"))?;
         Ok(())
     }
 
+    async fn copy_into_stage(&self, products: &[&DistributorProduct]) -> Result<(), StoreError> {
+        let statement = format!("COPY catsync_feed_stage (id, {PRODUCT_COLUMNS}, line) FROM STDIN");
+        self.copy(&statement, products, |buf, p| {
+            let _ = write!(buf, "{}", p.id);
+            encode_product(buf, p);
+            let _ = writeln!(buf, "\t{}", p.line);
+        })
+        .await
+    }
+
+    async fn copy_into_table(&self, products: &[&DistributorProduct]) -> Result<(), StoreError> {
+        let statement = format!(
+            "COPY distributor_products (id, distributor, {PRODUCT_COLUMNS}, row_version, first_seen_at, last_seen_at, updated_at) FROM STDIN"
+        );
+        let mut distributor = String::new();
+        field(&mut distributor, Some(&self.distributor));
+        let ts = copy_ts(self.run_ts);
+        self.copy(&statement, products, |buf, p| {
+            let _ = write!(buf, "{}{distributor}", p.id);
+            encode_product(buf, p);
+            let _ = writeln!(buf, "\t1\t{ts}\t{ts}\t{ts}");
+        })
+        .await
+    }
+
     /// Stages rows under this run's id; a later row of the same SKU replaces the earlier one.
-    async fn upsert_into_stage(&self, products: &[DistributorProduct]) -> Result<(), StoreError> {
+    async fn upsert_into_stage(&self, products: &[&DistributorProduct]) -> Result<(), StoreError> {
         for chunk in products.chunks(STAGE_ROWS_PER_STATEMENT) {
             // One statement may not touch a row twice: keep the last occurrence of an id.
             let last: HashMap<Uuid, usize> = chunk.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
             let rows: Vec<&DistributorProduct> =
-                chunk.iter().enumerate().filter(|(i, p)| last[&p.id] == *i).map(|(_, p)| p).collect();
+                chunk.iter().enumerate().filter(|(i, p)| last[&p.id] == *i).map(|(_, p)| *p).collect();
             let texts: Vec<[Option<String>; 3]> =
                 rows.iter().map(|p| [decimal(p.price), decimal(p.cost), p.source_updated_at.map(copy_ts)]).collect();
             let lines: Vec<i64> = rows.iter().map(|p| p.line as i64).collect();
-            let mut sql = format!("INSERT INTO feed_stage (run_id, {STAGE_COLUMNS}) VALUES ");
+            let mut sql = format!("INSERT INTO feed_stage (run_id, id, {PRODUCT_COLUMNS}, line) VALUES ");
             let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.run_id];
             for (i, p) in rows.iter().enumerate() {
                 let b = params.len();
                 let _ = write!(
                     sql,
-                    "{}($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}::TEXT::NUMERIC, ${}::TEXT::NUMERIC, ${}, ${}, ${}::TEXT::TIMESTAMPTZ, ${}::TEXT::JSONB, ${}, ${}, ${})",
+                    "{}($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}::TEXT::NUMERIC, ${}::TEXT::NUMERIC, ${}, ${}, \
+                     ${}::TEXT::TIMESTAMPTZ, ${}::TEXT::JSONB, ${}, ${}, ${})",
                     if i > 0 { "," } else { "" },
-                    b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11, b + 12, b + 13, b + 14, b + 15, b + 16
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 10,
+                    b + 11,
+                    b + 12,
+                    b + 13,
+                    b + 14,
+                    b + 15,
+                    b + 16
                 );
                 let t = &texts[i];
                 params.extend_from_slice(&[
@@ -147,79 +215,75 @@ impl PgFeedImport {
         Ok(())
     }
 
-    /// The staged rows, one per SKU, as a `FROM` item aliased `s`.
-    fn stage(&self) -> &'static str {
-        match (self.path, self.staged_duplicates) {
-            (ImportPath::CopyMerge, false) => "catsync_feed_stage s",
-            (ImportPath::CopyMerge, true) => {
-                "(SELECT DISTINCT ON (id) * FROM catsync_feed_stage ORDER BY id, line DESC) s"
-            }
-            (ImportPath::BatchUpsert, _) => "(SELECT * FROM feed_stage WHERE run_id = $3) s",
-        }
-    }
-
-    /// Query parameters: distributor, run time and, for the permanent stage, the run id.
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        let mut p: Vec<&(dyn ToSql + Sync)> = vec![&self.distributor, &self.run_ts];
-        if self.path == ImportPath::BatchUpsert {
-            p.push(&self.run_id);
-        }
-        p
-    }
-
     /// Merges the stage into `distributor_products`; returns (inserted, updated).
     async fn merge(&self) -> Result<(u64, u64), StoreError> {
-        if self.path == ImportPath::CopyMerge {
-            self.client
-                .batch_execute("ANALYZE catsync_feed_stage")
-                .await
-                .map_err(db_err("analyzing the staging table"))?;
-        }
+        let (stage, params): (&str, Vec<&(dyn ToSql + Sync)>) = match (self.path, self.staged_duplicates) {
+            (ImportPath::CopyMerge, false) => ("catsync_feed_stage", vec![&self.distributor, &self.run_ts]),
+            (ImportPath::CopyMerge, true) => (
+                "(SELECT DISTINCT ON (id) * FROM catsync_feed_stage ORDER BY id, line DESC) s",
+                vec![&self.distributor, &self.run_ts],
+            ),
+            (ImportPath::BatchUpsert, _) => {
+                ("(SELECT * FROM feed_stage WHERE run_id = $3) s", vec![&self.distributor, &self.run_ts, &self.run_id])
+            }
+        };
         let sql = format!(
             "WITH merged AS (
-                 INSERT INTO distributor_products AS t (id, distributor, sku, gtin, mpn, brand, title, description,
-                     price, cost, quantity, category, source_updated_at, attributes, content_hash, active,
-                     row_version, first_seen_at, last_seen_at, updated_at)
-                 SELECT s.id, $1, s.sku, s.gtin, s.mpn, s.brand, s.title, s.description, s.price, s.cost, s.quantity,
-                        s.category, s.source_updated_at, s.attributes, s.content_hash, s.active, 1, $2, $2, $2
-                   FROM {stage}
-                 ON CONFLICT (id) DO UPDATE SET
-                     gtin = excluded.gtin, mpn = excluded.mpn, brand = excluded.brand, title = excluded.title,
-                     description = excluded.description, price = excluded.price, cost = excluded.cost,
-                     quantity = excluded.quantity, category = excluded.category,
-                     source_updated_at = excluded.source_updated_at, attributes = excluded.attributes,
-                     content_hash = excluded.content_hash, active = excluded.active,
-                     row_version = t.row_version + 1, last_seen_at = excluded.last_seen_at,
-                     updated_at = excluded.updated_at
-                 WHERE t.content_hash IS DISTINCT FROM excluded.content_hash OR t.active IS DISTINCT FROM excluded.active
+                 INSERT INTO distributor_products AS t (id, distributor, {PRODUCT_COLUMNS}, row_version,
+                     first_seen_at, last_seen_at, updated_at)
+                 SELECT id, $1, {PRODUCT_COLUMNS}, 1, $2, $2, $2 FROM {stage}
+                 {ON_CONFLICT}
                  RETURNING t.first_seen_at = $2 AS inserted)
-             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
-            stage = self.stage()
+             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
         );
-        let row = self
-            .client
-            .query_one(sql.as_str(), &self.params())
-            .await
-            .map_err(db_err("merging staged rows into distributor_products"))?;
+        let row = self.client.query_one(sql.as_str(), &params).await.map_err(db_err("merging staged rows"))?;
         Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
     }
 
-    /// Marks the distributor's active SKUs that were not staged inactive; returns how many. A mass
-    /// deactivation is refused after the fact: the error rolls the whole import back.
-    async fn deactivate_missing(&self, allow_mass: bool) -> Result<u64, StoreError> {
-        let update = format!(
-            "UPDATE distributor_products AS t SET active = false, updated_at = $2, row_version = t.row_version + 1
-              WHERE t.distributor = $1 AND t.active AND NOT EXISTS (SELECT 1 FROM {stage} WHERE s.id = t.id)",
-            stage = self.stage()
-        );
-        let n = self
-            .client
-            .execute(update.as_str(), &self.params())
-            .await
-            .map_err(db_err("deactivating products missing from the feed"))?;
-        check_mass_deactivation(&self.distributor, n, self.active_before, allow_mass)?;
-        Ok(n)
+    async fn deactivate(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            self.client
+                .execute(
+                    "UPDATE distributor_products SET active = false, updated_at = $2, row_version = row_version + 1
+                      WHERE id = ANY($1)",
+                    &[&chunk, &self.run_ts],
+                )
+                .await
+                .map_err(db_err("deactivating products missing from the feed"))?;
+        }
+        Ok(())
     }
+}
+
+/// Takes the source's `sync_control` row for the rest of the transaction: a second import of the
+/// same distributor waits here instead of racing this one.
+async fn lock_source(client: &Client, source: &str) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO sync_control (source_table, created_at, updated_at) VALUES ($1, now(), now())
+             ON CONFLICT (source_table) DO NOTHING",
+            &[&source],
+        )
+        .await
+        .map_err(db_err("registering the source"))?;
+    client
+        .query_one("SELECT source_table FROM sync_control WHERE source_table = $1 FOR UPDATE", &[&source])
+        .await
+        .map_err(db_err("locking the source"))?;
+    Ok(())
+}
+
+async fn load_known(client: &Client, distributor: &str) -> Result<KnownProducts, StoreError> {
+    let rows = client
+        .query_raw("SELECT id, content_hash, active FROM distributor_products WHERE distributor = $1", [distributor])
+        .await
+        .map_err(db_err("reading stored products"))?;
+    pin_mut!(rows);
+    let mut known = KnownProducts::default();
+    while let Some(r) = rows.try_next().await.map_err(db_err("reading stored products"))? {
+        known.insert(r.get(0), r.get(1), r.get(2));
+    }
+    Ok(known)
 }
 
 #[async_trait]
@@ -230,21 +294,41 @@ impl FeedImport for PgFeedImport {
         problems: Vec<SyncErrorRecord>,
     ) -> Result<(), StoreError> {
         control::insert_errors(&self.client, &problems).await?;
-        let distinct = products.iter().filter(|p| !p.supersedes_earlier_line).count() as u64;
-        self.distinct += distinct;
-        match self.path {
-            ImportPath::CopyMerge => {
-                self.staged_duplicates |= distinct < products.len() as u64;
-                self.copy_into_stage(&products).await
+        self.distinct += products.iter().filter(|p| !p.supersedes_earlier_line).count() as u64;
+        let to_write: Vec<&DistributorProduct> = products.iter().filter(|p| self.known.needs_write(p)).collect();
+        match (self.path, self.direct) {
+            (ImportPath::CopyMerge, true) => {
+                // Only a repeated SKU can conflict with a row of this import: those go through the stage.
+                let (repeats, firsts): (Vec<_>, Vec<_>) = to_write.into_iter().partition(|p| p.supersedes_earlier_line);
+                self.copy_into_table(&firsts).await?;
+                self.staged += repeats.len() as u64;
+                self.staged_duplicates |= !repeats.is_empty();
+                self.copy_into_stage(&repeats).await
             }
-            ImportPath::BatchUpsert => self.upsert_into_stage(&products).await,
+            (ImportPath::CopyMerge, false) => {
+                self.staged += to_write.len() as u64;
+                self.staged_duplicates |= to_write.iter().any(|p| p.supersedes_earlier_line);
+                self.copy_into_stage(&to_write).await
+            }
+            (ImportPath::BatchUpsert, _) => {
+                self.staged += to_write.len() as u64;
+                self.upsert_into_stage(&to_write).await
+            }
         }
     }
 
     async fn commit(self: Box<Self>, end: FeedImportEnd) -> Result<RunCounts, StoreError> {
-        let (inserted, updated) = self.merge().await?;
-        let deactivated =
-            if end.deactivate_missing { self.deactivate_missing(end.allow_mass_deactivate).await? } else { 0 };
+        let missing = if end.deactivate_missing { self.known.missing_active() } else { Vec::new() };
+        check_mass_deactivation(
+            &self.distributor,
+            missing.len() as u64,
+            self.active_before,
+            end.allow_mass_deactivate,
+        )?;
+        let merged = if self.staged > 0 { self.merge().await? } else { (0, 0) };
+        // On a first import every delivered SKU is new, whatever the merge of repeats reports.
+        let (inserted, updated) = if self.direct { (self.distinct, 0) } else { merged };
+        self.deactivate(&missing).await?;
         if self.path == ImportPath::BatchUpsert {
             self.client
                 .execute("DELETE FROM feed_stage WHERE run_id = $1", &[&self.run_id])
@@ -256,7 +340,7 @@ impl FeedImport for PgFeedImport {
             inserted,
             updated,
             unchanged: self.distinct.saturating_sub(inserted + updated),
-            deactivated,
+            deactivated: missing.len() as u64,
             ..RunCounts::default()
         };
         run.counts = store_side.with_reader_counts(&run.counts);
@@ -278,9 +362,8 @@ fn copy_ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// Appends one row in COPY text format: tab-separated, `\N` for NULL, backslash escapes.
-fn encode_copy_row(buf: &mut String, p: &DistributorProduct) {
-    let _ = write!(buf, "{}", p.id);
+/// Appends the product's fields after its id, each preceded by a tab, in COPY text format.
+fn encode_product(buf: &mut String, p: &DistributorProduct) {
     field(buf, Some(&p.sku));
     field(buf, p.gtin.as_deref());
     field(buf, p.mpn.as_deref());
@@ -295,9 +378,9 @@ fn encode_copy_row(buf: &mut String, p: &DistributorProduct) {
     field(buf, Some(&p.attributes_json));
     field(buf, Some(&p.content_hash));
     field(buf, Some(if p.active { "t" } else { "f" }));
-    let _ = writeln!(buf, "\t{}", p.line);
 }
 
+/// Appends a tab and the value in COPY text format: `\N` for NULL, backslash escapes.
 fn field(buf: &mut String, value: Option<&str>) {
     buf.push('\t');
     let Some(v) = value else {

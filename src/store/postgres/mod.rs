@@ -149,9 +149,15 @@ impl Store for PgStore {
 
     async fn begin_feed_import(&self, distributor: &str, run: &RunRecord) -> Result<Box<dyn FeedImport>, StoreError> {
         let client = self.connect.connect().await?;
-        let import =
-            import::PgFeedImport::begin(client, self.import_path, distributor.to_string(), run.id, run.started_at)
-                .await?;
+        let import = import::PgFeedImport::begin(
+            client,
+            self.import_path,
+            &run.source,
+            distributor.to_string(),
+            run.id,
+            run.started_at,
+        )
+        .await?;
         Ok(Box::new(import))
     }
 
