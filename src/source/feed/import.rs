@@ -167,7 +167,8 @@ async fn stream_into_store(
                 let errors = problems.into_iter().map(|p| sync_error(run, &file_name, p)).collect();
                 import.as_mut().expect("Opened comes first").write(products, errors).await?;
                 progress.set_position(bytes_read);
-                progress.set_message(format!("{} rows", run.counts.read));
+                let rate = run.counts.read as f64 / progress.elapsed().as_secs_f64().max(0.001);
+                progress.set_message(format!("{} rows, {rate:.0} rows/s", run.counts.read));
             }
             ReaderEvent::Done { fingerprint: f } => fingerprint = Some(f),
             ReaderEvent::Failed(e) => return Err(e.into()),
@@ -292,11 +293,9 @@ fn progress_bar(enabled: bool, total_bytes: u64) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg:>14} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-        )
-        .expect("the template is valid")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ETA {eta}")
+            .expect("the template is valid")
+            .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar

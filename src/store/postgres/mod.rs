@@ -177,3 +177,57 @@ impl Store for PgStore {
         import::distributor_products(&*self.client.lock().await, distributor).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// A connection to the test server, or `None` outside CI when none answers.
+    async fn test_client() -> Option<Client> {
+        let url = std::env::var("CATSYNC_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        match PgConnect::from_url(&url).unwrap().connect().await {
+            Ok(c) => Some(c),
+            Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!("\n!!! SKIPPING PostgreSQL test: {e}\n");
+                None
+            }
+            Err(e) => panic!("PostgreSQL is required in CI: {e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn serialization_failures_are_retried_and_other_errors_are_not() {
+        let Some(client) = test_client().await else { return };
+        let attempts = AtomicU32::new(0);
+        let result = retry(|| async {
+            if attempts.fetch_add(1, Ordering::SeqCst) < 2 {
+                // What PostgreSQL under SERIALIZABLE, or CockroachDB at any time, answers.
+                client
+                    .batch_execute("DO $$ BEGIN RAISE EXCEPTION 'restart transaction' USING ERRCODE = '40001'; END $$")
+                    .await
+                    .map_err(db_err("test transaction"))
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(attempts.load(Ordering::SeqCst), 3);
+
+        let attempts = AtomicU32::new(0);
+        let err = retry(|| async {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            client
+                .batch_execute("DO $$ BEGIN RAISE EXCEPTION 'duplicate' USING ERRCODE = '23505'; END $$")
+                .await
+                .map_err(db_err("test transaction"))
+        })
+        .await
+        .unwrap_err();
+        assert!(!err.is_retryable());
+        assert!(err.to_string().contains("SQLSTATE 23505"), "{err}");
+        assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    }
+}

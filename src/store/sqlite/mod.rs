@@ -145,3 +145,22 @@ impl Store for SqliteStore {
         self.with_conn(move |c| import::distributor_products(c, &distributor)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_locked_database_is_a_retryable_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let holder = connect(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let other = connect(&path).unwrap();
+        other.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let err = other.execute_batch("BEGIN IMMEDIATE").map_err(db_err("test")).unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        let err = other.execute_batch("SELECT * FROM missing_table").map_err(db_err("test")).unwrap_err();
+        assert!(!err.is_retryable(), "{err}");
+    }
+}
