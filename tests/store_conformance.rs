@@ -51,6 +51,7 @@ store_tests!(
     changed_rows_are_rewritten_and_versioned,
     full_snapshot_deactivates_missing_skus_and_reactivates_returning_ones,
     delta_import_deactivates_nothing,
+    a_rejected_row_keeps_its_stored_product_active,
     truncated_file_refuses_mass_deactivation_and_changes_nothing,
     mass_deactivation_goes_through_when_allowed,
     duplicate_skus_last_row_wins_and_reimport_stays_a_no_op,
@@ -138,6 +139,16 @@ async fn delta_import_deactivates_nothing(t: &TestStore) {
     let rows = t.products("acme").await;
     assert_eq!(rows.len(), 21);
     assert!(rows.iter().all(|p| p.product.active));
+}
+
+async fn a_rejected_row_keeps_its_stored_product_active(t: &TestStore) {
+    t.import("acme", &t.feed("a.csv", feed_csv(20, 10)), FeedMode::Full).await;
+    let bad_price = feed_csv(20, 10).replace("Product 5,15.50", "Product 5,CALL");
+    let r = t.import("acme", &t.feed("b.csv", bad_price), FeedMode::Full).await;
+    assert_eq!((r.counts.rejected, r.counts.deactivated), (1, 0));
+    let row = t.products("acme").await.into_iter().find(|p| p.product.sku == "SKU-0005").unwrap();
+    assert!(row.product.active);
+    assert_eq!(row.product.price, Some(dec("15.50")));
 }
 
 async fn truncated_file_refuses_mass_deactivation_and_changes_nothing(t: &TestStore) {

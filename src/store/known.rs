@@ -50,6 +50,14 @@ impl KnownProducts {
         }
     }
 
+    /// Marks a product as delivered without writing it: its row in the file was rejected, so the
+    /// stored row stays as it is rather than being deactivated.
+    pub fn mark_seen(&mut self, id: Uuid) {
+        if let Some(k) = self.rows.get_mut(&id) {
+            k.seen = true;
+        }
+    }
+
     /// Stored active products that the import did not deliver.
     pub fn missing_active(&self) -> Vec<Uuid> {
         self.rows.iter().filter(|(_, k)| k.active && !k.seen).map(|(id, _)| *id).collect()

@@ -154,6 +154,18 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     }
 }
 
+/// Ids of the SKUs whose rows were rejected: still listed by the distributor, so never deactivated.
+pub(crate) fn rejected_ids<'a>(
+    distributor: &'a str,
+    problems: &'a [SyncErrorRecord],
+) -> impl Iterator<Item = uuid::Uuid> + 'a {
+    problems
+        .iter()
+        .filter(|p| p.error_type == crate::control::ErrorType::Rejected)
+        .filter_map(|p| p.record_id.as_deref())
+        .map(|sku| crate::product::distributor_product_id(distributor, sku))
+}
+
 /// Refuses a deactivation of more than 20% of a distributor's active products.
 pub(crate) fn check_mass_deactivation(
     distributor: &str,

@@ -25,7 +25,9 @@ use super::{control, db_err};
 use crate::control::{RunCounts, SyncErrorRecord};
 use crate::product::DistributorProduct;
 use crate::store::known::KnownProducts;
-use crate::store::{check_mass_deactivation, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct};
+use crate::store::{
+    check_mass_deactivation, rejected_ids, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct,
+};
 
 const PRODUCT_COLUMNS: &str = "sku, gtin, mpn, brand, title, description, price, cost, quantity, category, \
                                source_updated_at, attributes, content_hash, active";
@@ -294,6 +296,9 @@ impl FeedImport for PgFeedImport {
         problems: Vec<SyncErrorRecord>,
     ) -> Result<(), StoreError> {
         control::insert_errors(&self.client, &problems).await?;
+        for id in rejected_ids(&self.distributor, &problems) {
+            self.known.mark_seen(id);
+        }
         self.distinct += products.iter().filter(|p| !p.supersedes_earlier_line).count() as u64;
         let to_write: Vec<&DistributorProduct> = products.iter().filter(|p| self.known.needs_write(p)).collect();
         match (self.path, self.direct) {

@@ -19,7 +19,9 @@ use super::{connect, db_err, parse_ts, ts};
 use crate::control::{RunCounts, SyncErrorRecord};
 use crate::product::DistributorProduct;
 use crate::store::known::KnownProducts;
-use crate::store::{check_mass_deactivation, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct};
+use crate::store::{
+    check_mass_deactivation, rejected_ids, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct,
+};
 
 const CREATE_STAGE: &str = "
 CREATE TEMP TABLE feed_stage (
@@ -219,6 +221,9 @@ impl FeedImport for SqliteFeedImport {
         products: Vec<DistributorProduct>,
         problems: Vec<SyncErrorRecord>,
     ) -> Result<(), StoreError> {
+        for id in rejected_ids(&self.distributor, &problems) {
+            self.known.mark_seen(id);
+        }
         self.distinct += products.iter().filter(|p| !p.supersedes_earlier_line).count() as u64;
         let to_write: Vec<DistributorProduct> = products.into_iter().filter(|p| self.known.needs_write(p)).collect();
         self.staged_duplicates |= to_write.iter().any(|p| p.supersedes_earlier_line);
