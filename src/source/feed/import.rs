@@ -56,7 +56,7 @@ pub struct FileReport {
 
 /// A file-level failure; row-level problems never end up here.
 #[derive(Debug, thiserror::Error)]
-pub enum ImportError {
+enum ImportError {
     #[error(transparent)]
     Feed(#[from] FeedError),
     #[error(transparent)]

@@ -187,29 +187,8 @@ impl FeedReader {
                 "the line is not valid UTF-8 although the file is; read it as Windows-1252".into(),
             ));
         }
-        let multiline = fields.iter().position(|f| f.contains('\n'));
-        if let Some(i) = multiline.filter(|_| reached_eof && fields.len() < self.map.headers.len()) {
-            return FeedRecord::Rejected(problem(
-                Severity::Rejected,
-                Some(self.map.header(i)),
-                "a quoted field is never closed: the rest of the file was read as one value; add the missing quote"
-                    .into(),
-            ));
-        }
-        if let Some(i) = fields.iter().position(|f| f.contains('\0')) {
-            return FeedRecord::Rejected(problem(
-                Severity::Rejected,
-                Some(self.map.header(i)),
-                "contains a NUL byte (\\0), which no SQL store accepts; the file may be damaged".into(),
-            ));
-        }
-        if let Some((i, len)) = self.too_long(&fields) {
-            let limit = max_chars(self.role_of(i));
-            return FeedRecord::Rejected(problem(
-                Severity::Rejected,
-                Some(self.map.header(i)),
-                format!("value is {len} characters long; the limit is {limit}"),
-            ));
+        if let Some((column, message)) = self.unreadable_field(&fields, reached_eof) {
+            return FeedRecord::Rejected(problem(Severity::Rejected, Some(self.map.header(column)), message));
         }
         let Some(sku) = sku.clone() else {
             let header = self.map.header(self.map.column(Role::Sku).expect("mapped"));
@@ -236,11 +215,11 @@ impl FeedReader {
         };
         let id = distributor_product_id(&self.distributor, &sku);
         let supersedes_earlier_line = match self.seen.insert(id, line) {
-            Some(first) => {
+            Some(earlier) => {
                 warnings.push(problem(
                     Severity::Warning,
                     Some(self.map.header(self.map.column(Role::Sku).expect("mapped"))),
-                    format!("SKU {sku:?} also appears on line {first}; this later row wins"),
+                    format!("SKU {sku:?} also appears on line {earlier}; this later row wins"),
                 ));
                 true
             }
@@ -267,6 +246,21 @@ impl FeedReader {
         }
         .seal();
         FeedRecord::Product(product, warnings)
+    }
+
+    /// A field that no store can take as it is: the column and the reason.
+    fn unreadable_field(&self, fields: &[Cow<str>], reached_eof: bool) -> Option<(usize, String)> {
+        let multiline = fields.iter().position(|f| f.contains('\n'));
+        if let Some(i) = multiline.filter(|_| reached_eof && fields.len() < self.map.headers.len()) {
+            let message =
+                "a quoted field is never closed: the rest of the file was read as one value; add the missing quote";
+            return Some((i, message.into()));
+        }
+        if let Some(i) = fields.iter().position(|f| f.contains('\0')) {
+            return Some((i, "contains a NUL byte (\\0), which no SQL store accepts; the file may be damaged".into()));
+        }
+        let (i, len) = self.too_long(fields)?;
+        Some((i, format!("value is {len} characters long; the limit is {}", max_chars(self.role_of(i)))))
     }
 
     fn type_fields(
