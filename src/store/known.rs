@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use crate::control::SyncErrorRecord;
 use crate::product::DistributorProduct;
+use crate::store::{check_mass_deactivation, rejected_ids, StoreError};
 
 struct Known {
     hash: u128,
@@ -33,7 +35,7 @@ impl KnownProducts {
         self.rows.is_empty()
     }
 
-    pub fn active_count(&self) -> u64 {
+    fn active_count(&self) -> u64 {
         self.rows.values().filter(|k| k.active).count() as u64
     }
 
@@ -50,16 +52,41 @@ impl KnownProducts {
         }
     }
 
+    /// Takes a batch of an import: returns the rows that must be written and how many distinct SKUs
+    /// the batch delivered. SKUs whose rows were rejected count as delivered.
+    pub fn take_batch(
+        &mut self,
+        distributor: &str,
+        products: Vec<DistributorProduct>,
+        problems: &[SyncErrorRecord],
+    ) -> (Vec<DistributorProduct>, u64) {
+        for id in rejected_ids(distributor, problems) {
+            self.mark_seen(id);
+        }
+        let distinct = products.iter().filter(|p| !p.supersedes_earlier_line).count() as u64;
+        (products.into_iter().filter(|p| self.needs_write(p)).collect(), distinct)
+    }
+
+    /// The active SKUs a full import must deactivate; refused when that is more than 20% of them.
+    pub fn to_deactivate(&self, distributor: &str, full: bool, allow_mass: bool) -> Result<Vec<Uuid>, StoreError> {
+        if !full {
+            return Ok(Vec::new());
+        }
+        let missing = self.missing_active();
+        check_mass_deactivation(distributor, missing.len() as u64, self.active_count(), allow_mass)?;
+        Ok(missing)
+    }
+
     /// Marks a product as delivered without writing it: its row in the file was rejected, so the
     /// stored row stays as it is rather than being deactivated.
-    pub fn mark_seen(&mut self, id: Uuid) {
+    fn mark_seen(&mut self, id: Uuid) {
         if let Some(k) = self.rows.get_mut(&id) {
             k.seen = true;
         }
     }
 
     /// Stored active products that the import did not deliver.
-    pub fn missing_active(&self) -> Vec<Uuid> {
+    fn missing_active(&self) -> Vec<Uuid> {
         self.rows.iter().filter(|(_, k)| k.active && !k.seen).map(|(id, _)| *id).collect()
     }
 }

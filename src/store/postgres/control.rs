@@ -2,7 +2,7 @@
 
 use tokio_postgres::{GenericClient, Row};
 
-use super::db_err;
+use super::{db_err, placeholders};
 use crate::control::{ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SourceStatus, SyncErrorRecord};
 use crate::store::StoreError;
 
@@ -57,20 +57,7 @@ pub async fn insert_errors(c: &impl GenericClient, errors: &[SyncErrorRecord]) -
         let kinds: Vec<&str> = chunk.iter().map(|e| e.error_type.as_str()).collect();
         for (i, e) in chunk.iter().enumerate() {
             let b = i * 8;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!(
-                "(${},${},${},${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8
-            ));
+            sql.push_str(&format!("{}({})", if i > 0 { "," } else { "" }, placeholders(b + 1, &[""; 8])));
             params.extend_from_slice(&[
                 &e.id,
                 &e.run_id,

@@ -21,13 +21,11 @@ use tokio_postgres::{Client, GenericClient};
 use uuid::Uuid;
 
 use super::connect::ImportPath;
-use super::{control, db_err};
+use super::{control, db_err, placeholders};
 use crate::control::{RunCounts, SyncErrorRecord};
 use crate::product::DistributorProduct;
 use crate::store::known::KnownProducts;
-use crate::store::{
-    check_mass_deactivation, rejected_ids, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct,
-};
+use crate::store::{FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct};
 
 const PRODUCT_COLUMNS: &str = "sku, gtin, mpn, brand, title, description, price, cost, quantity, category, \
                                source_updated_at, attributes, content_hash, active";
@@ -49,6 +47,26 @@ const ON_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET
     last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at
 WHERE t.content_hash IS DISTINCT FROM excluded.content_hash OR t.active IS DISTINCT FROM excluded.active";
 
+/// Casts of the staged values bound as text (numbers, times and JSON travel as their text form).
+const STAGE_CASTS: [&str; 16] = [
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "::TEXT::NUMERIC",
+    "::TEXT::NUMERIC",
+    "",
+    "",
+    "::TEXT::TIMESTAMPTZ",
+    "::TEXT::JSONB",
+    "",
+    "",
+    "",
+];
+
 /// Rows per multi-row staging statement on the upsert path (17 parameters each).
 const STAGE_ROWS_PER_STATEMENT: usize = 500;
 /// Ids per deactivation statement.
@@ -61,7 +79,6 @@ pub struct PgFeedImport {
     distributor: String,
     run_ts: DateTime<Utc>,
     known: KnownProducts,
-    active_before: u64,
     /// Nothing of this distributor was stored: COPY goes straight into the table (PostgreSQL).
     direct: bool,
     /// Distinct SKUs delivered so far.
@@ -93,7 +110,6 @@ impl PgFeedImport {
             run_id,
             distributor,
             run_ts,
-            active_before: known.active_count(),
             direct: known.is_empty() && path == ImportPath::CopyMerge,
             known,
             distinct: 0,
@@ -106,7 +122,7 @@ impl PgFeedImport {
     async fn copy(
         &self,
         statement: &str,
-        products: &[&DistributorProduct],
+        products: &[DistributorProduct],
         row: impl Fn(&mut String, &DistributorProduct),
     ) -> Result<(), StoreError> {
         if products.is_empty() {
@@ -123,7 +139,7 @@ impl PgFeedImport {
         Ok(())
     }
 
-    async fn copy_into_stage(&self, products: &[&DistributorProduct]) -> Result<(), StoreError> {
+    async fn copy_into_stage(&self, products: &[DistributorProduct]) -> Result<(), StoreError> {
         let statement = format!("COPY catsync_feed_stage (id, {PRODUCT_COLUMNS}, line) FROM STDIN");
         self.copy(&statement, products, |buf, p| {
             let _ = write!(buf, "{}", p.id);
@@ -133,7 +149,7 @@ impl PgFeedImport {
         .await
     }
 
-    async fn copy_into_table(&self, products: &[&DistributorProduct]) -> Result<(), StoreError> {
+    async fn copy_into_table(&self, products: &[DistributorProduct]) -> Result<(), StoreError> {
         let statement = format!(
             "COPY distributor_products (id, distributor, {PRODUCT_COLUMNS}, row_version, first_seen_at, last_seen_at, updated_at) FROM STDIN"
         );
@@ -149,12 +165,12 @@ impl PgFeedImport {
     }
 
     /// Stages rows under this run's id; a later row of the same SKU replaces the earlier one.
-    async fn upsert_into_stage(&self, products: &[&DistributorProduct]) -> Result<(), StoreError> {
+    async fn upsert_into_stage(&self, products: &[DistributorProduct]) -> Result<(), StoreError> {
         for chunk in products.chunks(STAGE_ROWS_PER_STATEMENT) {
             // One statement may not touch a row twice: keep the last occurrence of an id.
             let last: HashMap<Uuid, usize> = chunk.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
             let rows: Vec<&DistributorProduct> =
-                chunk.iter().enumerate().filter(|(i, p)| last[&p.id] == *i).map(|(_, p)| *p).collect();
+                chunk.iter().enumerate().filter(|(i, p)| last[&p.id] == *i).map(|(_, p)| p).collect();
             let texts: Vec<[Option<String>; 3]> =
                 rows.iter().map(|p| [decimal(p.price), decimal(p.cost), p.source_updated_at.map(copy_ts)]).collect();
             let lines: Vec<i64> = rows.iter().map(|p| p.line as i64).collect();
@@ -162,28 +178,7 @@ impl PgFeedImport {
             let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.run_id];
             for (i, p) in rows.iter().enumerate() {
                 let b = params.len();
-                let _ = write!(
-                    sql,
-                    "{}($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}::TEXT::NUMERIC, ${}::TEXT::NUMERIC, ${}, ${}, \
-                     ${}::TEXT::TIMESTAMPTZ, ${}::TEXT::JSONB, ${}, ${}, ${})",
-                    if i > 0 { "," } else { "" },
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9,
-                    b + 10,
-                    b + 11,
-                    b + 12,
-                    b + 13,
-                    b + 14,
-                    b + 15,
-                    b + 16
-                );
+                let _ = write!(sql, "{}($1, {})", if i > 0 { "," } else { "" }, placeholders(b + 1, &STAGE_CASTS));
                 let t = &texts[i];
                 params.extend_from_slice(&[
                     &p.id,
@@ -296,11 +291,8 @@ impl FeedImport for PgFeedImport {
         problems: Vec<SyncErrorRecord>,
     ) -> Result<(), StoreError> {
         control::insert_errors(&self.client, &problems).await?;
-        for id in rejected_ids(&self.distributor, &problems) {
-            self.known.mark_seen(id);
-        }
-        self.distinct += products.iter().filter(|p| !p.supersedes_earlier_line).count() as u64;
-        let to_write: Vec<&DistributorProduct> = products.iter().filter(|p| self.known.needs_write(p)).collect();
+        let (to_write, distinct) = self.known.take_batch(&self.distributor, products, &problems);
+        self.distinct += distinct;
         match (self.path, self.direct) {
             (ImportPath::CopyMerge, true) => {
                 // Only a repeated SKU can conflict with a row of this import: those go through the stage.
@@ -323,13 +315,7 @@ impl FeedImport for PgFeedImport {
     }
 
     async fn commit(self: Box<Self>, end: FeedImportEnd) -> Result<RunCounts, StoreError> {
-        let missing = if end.deactivate_missing { self.known.missing_active() } else { Vec::new() };
-        check_mass_deactivation(
-            &self.distributor,
-            missing.len() as u64,
-            self.active_before,
-            end.allow_mass_deactivate,
-        )?;
+        let missing = self.known.to_deactivate(&self.distributor, end.deactivate_missing, end.allow_mass_deactivate)?;
         let merged = if self.staged > 0 { self.merge().await? } else { (0, 0) };
         // On a first import every delivered SKU is new, whatever the merge of repeats reports.
         let (inserted, updated) = if self.direct { (self.distinct, 0) } else { merged };

@@ -84,6 +84,13 @@ fn rand_below(n: u64) -> u64 {
     u64::from(nanos) % n.max(1)
 }
 
+/// `$first, $first+1::CAST, …`: one placeholder per entry of `casts` ("" for no cast), for
+/// multi-row `VALUES` lists.
+fn placeholders(first: usize, casts: &[&str]) -> String {
+    let each: Vec<String> = casts.iter().enumerate().map(|(i, cast)| format!("${}{cast}", first + i)).collect();
+    each.join(", ")
+}
+
 /// Whether a server error means "run the transaction again".
 fn is_retryable(e: &tokio_postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)

@@ -19,9 +19,7 @@ use super::{connect, db_err, parse_ts, ts};
 use crate::control::{RunCounts, SyncErrorRecord};
 use crate::product::DistributorProduct;
 use crate::store::known::KnownProducts;
-use crate::store::{
-    check_mass_deactivation, rejected_ids, FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct,
-};
+use crate::store::{FeedImport, FeedImportEnd, StoreError, StoredDistributorProduct};
 
 const CREATE_STAGE: &str = "
 CREATE TEMP TABLE feed_stage (
@@ -62,7 +60,6 @@ pub struct SqliteFeedImport {
     distributor: String,
     run_ts: DateTime<Utc>,
     known: KnownProducts,
-    active_before: u64,
     /// Nothing of this distributor was stored: rows are inserted without staging.
     direct: bool,
     /// Distinct SKUs delivered so far.
@@ -81,7 +78,6 @@ impl SqliteFeedImport {
             distributor: distributor.clone(),
             run_ts,
             known: KnownProducts::default(),
-            active_before: 0,
             direct: false,
             distinct: 0,
             staged_duplicates: false,
@@ -93,7 +89,6 @@ impl SqliteFeedImport {
             })
             .await?;
         import.direct = known.is_empty();
-        import.active_before = known.active_count();
         import.known = known;
         // A first import inserts into indexes that no longer fit a small cache, and holds no
         // stored hashes in memory: give SQLite the room. Later imports write few rows.
@@ -221,11 +216,8 @@ impl FeedImport for SqliteFeedImport {
         products: Vec<DistributorProduct>,
         problems: Vec<SyncErrorRecord>,
     ) -> Result<(), StoreError> {
-        for id in rejected_ids(&self.distributor, &problems) {
-            self.known.mark_seen(id);
-        }
-        self.distinct += products.iter().filter(|p| !p.supersedes_earlier_line).count() as u64;
-        let to_write: Vec<DistributorProduct> = products.into_iter().filter(|p| self.known.needs_write(p)).collect();
+        let (to_write, distinct) = self.known.take_batch(&self.distributor, products, &problems);
+        self.distinct += distinct;
         self.staged_duplicates |= to_write.iter().any(|p| p.supersedes_earlier_line);
         let (distributor, run_ts, direct) = (self.distributor.clone(), ts(self.run_ts), self.direct);
         self.on_conn(move |c| {
@@ -239,13 +231,7 @@ impl FeedImport for SqliteFeedImport {
     }
 
     async fn commit(mut self: Box<Self>, end: FeedImportEnd) -> Result<RunCounts, StoreError> {
-        let missing = if end.deactivate_missing { self.known.missing_active() } else { Vec::new() };
-        check_mass_deactivation(
-            &self.distributor,
-            missing.len() as u64,
-            self.active_before,
-            end.allow_mass_deactivate,
-        )?;
+        let missing = self.known.to_deactivate(&self.distributor, end.deactivate_missing, end.allow_mass_deactivate)?;
         let (distributor, run_ts) = (self.distributor.clone(), ts(self.run_ts));
         let (direct, duplicates, distinct) = (self.direct, self.staged_duplicates, self.distinct);
         self.on_conn(move |c| {
