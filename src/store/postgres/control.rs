@@ -57,7 +57,7 @@ pub async fn insert_errors(c: &impl GenericClient, errors: &[SyncErrorRecord]) -
         let kinds: Vec<&str> = chunk.iter().map(|e| e.error_type.as_str()).collect();
         for (i, e) in chunk.iter().enumerate() {
             let b = i * 8;
-            sql.push_str(&format!("{}({})", if i > 0 { "," } else { "" }, placeholders(b + 1, &[""; 8])));
+            sql.push_str(&format!("{}({})", if i > 0 { "," } else { "" }, placeholders(b + 1, 8)));
             params.extend_from_slice(&[
                 &e.id,
                 &e.run_id,

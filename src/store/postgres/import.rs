@@ -12,11 +12,12 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use chrono::{DateTime, SecondsFormat, Utc};
-use futures_util::{pin_mut, SinkExt, TryStreamExt};
+use bytes::{BufMut, BytesMut};
+use chrono::{DateTime, Utc};
+use futures_util::{pin_mut, TryStreamExt};
 use rust_decimal::Decimal;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{accepts, to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, GenericClient};
 use uuid::Uuid;
 
@@ -47,26 +48,6 @@ const ON_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET
     last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at
 WHERE t.content_hash IS DISTINCT FROM excluded.content_hash OR t.active IS DISTINCT FROM excluded.active";
 
-/// Casts of the staged values bound as text (numbers, times and JSON travel as their text form).
-const STAGE_CASTS: [&str; 16] = [
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "::TEXT::NUMERIC",
-    "::TEXT::NUMERIC",
-    "",
-    "",
-    "::TEXT::TIMESTAMPTZ",
-    "::TEXT::JSONB",
-    "",
-    "",
-    "",
-];
-
 /// Rows per multi-row staging statement on the upsert path (17 parameters each).
 const STAGE_ROWS_PER_STATEMENT: usize = 500;
 /// Ids per deactivation statement.
@@ -81,6 +62,9 @@ pub struct PgFeedImport {
     known: KnownProducts,
     /// Nothing of this distributor was stored: COPY goes straight into the table (PostgreSQL).
     direct: bool,
+    /// The table was empty: its unique constraints were dropped for the load and are rebuilt at
+    /// commit, in the same transaction (a bulk load, as pg_restore does it).
+    bulk: bool,
     /// Distinct SKUs delivered so far.
     distinct: u64,
     /// Rows sent to the stage so far.
@@ -101,8 +85,13 @@ impl PgFeedImport {
         client.batch_execute("BEGIN").await.map_err(db_err("starting the import transaction"))?;
         lock_source(&client, source).await?;
         let known = load_known(&client, &distributor).await?;
+        let direct = known.is_empty() && path == ImportPath::CopyMerge;
+        let bulk = direct && table_is_empty(&client).await?;
         if path == ImportPath::CopyMerge {
             client.batch_execute(CREATE_TEMP_STAGE).await.map_err(db_err("creating the staging table"))?;
+        }
+        if bulk {
+            client.batch_execute(DROP_CONSTRAINTS).await.map_err(db_err("preparing the bulk load"))?;
         }
         Ok(PgFeedImport {
             client,
@@ -110,7 +99,8 @@ impl PgFeedImport {
             run_id,
             distributor,
             run_ts,
-            direct: known.is_empty() && path == ImportPath::CopyMerge,
+            direct,
+            bulk,
             known,
             distinct: 0,
             staged: 0,
@@ -118,48 +108,57 @@ impl PgFeedImport {
         })
     }
 
-    /// Streams rows with COPY in text format; `row` writes one line per product.
-    async fn copy(
+    /// Streams rows with binary COPY (no text parsing on the server); `values` lists one row.
+    async fn copy<'a>(
         &self,
         statement: &str,
-        products: &[DistributorProduct],
-        row: impl Fn(&mut String, &DistributorProduct),
+        types: &[Type],
+        rows: usize,
+        values: impl Fn(usize, &mut Vec<&'a (dyn ToSql + Sync)>),
     ) -> Result<(), StoreError> {
-        if products.is_empty() {
+        if rows == 0 {
             return Ok(());
         }
-        let mut buf = String::with_capacity(products.len() * 256);
-        for p in products {
-            row(&mut buf, p);
-        }
         let sink = self.client.copy_in(statement).await.map_err(db_err("starting COPY"))?;
-        pin_mut!(sink);
-        sink.send(Bytes::from(buf)).await.map_err(db_err("copying rows"))?;
-        sink.finish().await.map_err(db_err("finishing COPY"))?;
+        let writer = BinaryCopyInWriter::new(sink, types);
+        pin_mut!(writer);
+        let mut row = Vec::with_capacity(types.len());
+        for i in 0..rows {
+            row.clear();
+            values(i, &mut row);
+            writer.as_mut().write(&row).await.map_err(db_err("copying rows"))?;
+        }
+        writer.finish().await.map_err(db_err("finishing COPY"))?;
         Ok(())
     }
 
     async fn copy_into_stage(&self, products: &[DistributorProduct]) -> Result<(), StoreError> {
-        let statement = format!("COPY catsync_feed_stage (id, {PRODUCT_COLUMNS}, line) FROM STDIN");
-        self.copy(&statement, products, |buf, p| {
-            let _ = write!(buf, "{}", p.id);
-            encode_product(buf, p);
-            let _ = writeln!(buf, "\t{}", p.line);
+        let statement = format!("COPY catsync_feed_stage (id, {PRODUCT_COLUMNS}, line) FROM STDIN (FORMAT binary)");
+        let types: Vec<Type> = [Type::UUID].into_iter().chain(PRODUCT_TYPES).chain([Type::INT8]).collect();
+        let (attributes, lines) = (attributes_of(products), lines_of(products));
+        self.copy(&statement, &types, products.len(), |i, row| {
+            row.push(&products[i].id);
+            product_values(&products[i], &attributes[i], row);
+            row.push(&lines[i]);
         })
         .await
     }
 
     async fn copy_into_table(&self, products: &[DistributorProduct]) -> Result<(), StoreError> {
         let statement = format!(
-            "COPY distributor_products (id, distributor, {PRODUCT_COLUMNS}, row_version, first_seen_at, last_seen_at, updated_at) FROM STDIN"
+            "COPY distributor_products (id, distributor, {PRODUCT_COLUMNS}, row_version, first_seen_at, last_seen_at, \
+             updated_at) FROM STDIN (FORMAT binary)"
         );
-        let mut distributor = String::new();
-        field(&mut distributor, Some(&self.distributor));
-        let ts = copy_ts(self.run_ts);
-        self.copy(&statement, products, |buf, p| {
-            let _ = write!(buf, "{}{distributor}", p.id);
-            encode_product(buf, p);
-            let _ = writeln!(buf, "\t1\t{ts}\t{ts}\t{ts}");
+        let types: Vec<Type> = [Type::UUID, Type::TEXT]
+            .into_iter()
+            .chain(PRODUCT_TYPES)
+            .chain([Type::INT8, Type::TIMESTAMPTZ, Type::TIMESTAMPTZ, Type::TIMESTAMPTZ])
+            .collect();
+        let attributes = attributes_of(products);
+        self.copy(&statement, &types, products.len(), |i, row| {
+            row.extend_from_slice(&[&products[i].id, &self.distributor]);
+            product_values(&products[i], &attributes[i], row);
+            row.extend_from_slice(&[&FIRST_VERSION, &self.run_ts, &self.run_ts, &self.run_ts]);
         })
         .await
     }
@@ -169,35 +168,16 @@ impl PgFeedImport {
         for chunk in products.chunks(STAGE_ROWS_PER_STATEMENT) {
             // One statement may not touch a row twice: keep the last occurrence of an id.
             let last: HashMap<Uuid, usize> = chunk.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
-            let rows: Vec<&DistributorProduct> =
-                chunk.iter().enumerate().filter(|(i, p)| last[&p.id] == *i).map(|(_, p)| p).collect();
-            let texts: Vec<[Option<String>; 3]> =
-                rows.iter().map(|p| [decimal(p.price), decimal(p.cost), p.source_updated_at.map(copy_ts)]).collect();
-            let lines: Vec<i64> = rows.iter().map(|p| p.line as i64).collect();
+            let rows: Vec<DistributorProduct> =
+                chunk.iter().enumerate().filter(|(i, p)| last[&p.id] == *i).map(|(_, p)| p.clone()).collect();
+            let (attributes, lines) = (attributes_of(&rows), lines_of(&rows));
             let mut sql = format!("INSERT INTO feed_stage (run_id, id, {PRODUCT_COLUMNS}, line) VALUES ");
             let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.run_id];
             for (i, p) in rows.iter().enumerate() {
-                let b = params.len();
-                let _ = write!(sql, "{}($1, {})", if i > 0 { "," } else { "" }, placeholders(b + 1, &STAGE_CASTS));
-                let t = &texts[i];
-                params.extend_from_slice(&[
-                    &p.id,
-                    &p.sku,
-                    &p.gtin,
-                    &p.mpn,
-                    &p.brand,
-                    &p.title,
-                    &p.description,
-                    &t[0],
-                    &t[1],
-                    &p.quantity,
-                    &p.category,
-                    &t[2],
-                    &p.attributes_json,
-                    &p.content_hash,
-                    &p.active,
-                    &lines[i],
-                ]);
+                let _ = write!(sql, "{}($1, {})", if i > 0 { "," } else { "" }, placeholders(params.len() + 1, 16));
+                params.push(&p.id);
+                product_values(p, &attributes[i], &mut params);
+                params.push(&lines[i]);
             }
             sql.push_str(
                 " ON CONFLICT (run_id, id) DO UPDATE SET sku = excluded.sku, gtin = excluded.gtin, mpn = excluded.mpn,
@@ -250,6 +230,23 @@ impl PgFeedImport {
         }
         Ok(())
     }
+}
+
+/// Loading an empty table, the unique indexes are built once from the loaded rows instead of row
+/// by row (a repeated SKU waits in the stage, so the rebuild cannot fail on it). The ALTER holds the
+/// table exclusively until commit: only ever done while the table is empty.
+const DROP_CONSTRAINTS: &str = "ALTER TABLE distributor_products DROP CONSTRAINT distributor_products_pkey,
+    DROP CONSTRAINT distributor_products_distributor_sku_key";
+const ADD_CONSTRAINTS: &str =
+    "ALTER TABLE distributor_products ADD CONSTRAINT distributor_products_pkey PRIMARY KEY (id),
+    ADD CONSTRAINT distributor_products_distributor_sku_key UNIQUE (distributor, sku)";
+
+async fn table_is_empty(client: &Client) -> Result<bool, StoreError> {
+    let row = client
+        .query_one("SELECT NOT EXISTS (SELECT 1 FROM distributor_products)", &[])
+        .await
+        .map_err(db_err("checking for an empty table"))?;
+    Ok(row.get(0))
 }
 
 /// Takes the source's `sync_control` row for the rest of the transaction: a second import of the
@@ -316,6 +313,11 @@ impl FeedImport for PgFeedImport {
 
     async fn commit(self: Box<Self>, end: FeedImportEnd) -> Result<RunCounts, StoreError> {
         let missing = self.known.to_deactivate(&self.distributor, end.deactivate_missing, end.allow_mass_deactivate)?;
+        let started = std::time::Instant::now();
+        if self.bulk {
+            self.client.batch_execute(ADD_CONSTRAINTS).await.map_err(db_err("rebuilding the unique indexes"))?;
+            tracing::debug!(elapsed = ?started.elapsed(), "rebuilt the unique indexes");
+        }
         let merged = if self.staged > 0 { self.merge().await? } else { (0, 0) };
         // On a first import every delivered SKU is new, whatever the merge of repeats reports.
         let (inserted, updated) = if self.direct { (self.distinct, 0) } else { merged };
@@ -341,56 +343,72 @@ impl FeedImport for PgFeedImport {
             None => control::record_failure(&self.client, &run.source, run.counts.rejected as i64).await?,
         }
         self.client.batch_execute("COMMIT").await.map_err(db_err("committing the import"))?;
+        tracing::debug!(elapsed = ?started.elapsed(), "committed");
         Ok(run.counts)
     }
 }
 
-fn decimal(d: Option<Decimal>) -> Option<String> {
-    d.map(|d| d.to_string())
-}
+/// Types of `PRODUCT_COLUMNS`, for binary COPY.
+const PRODUCT_TYPES: [Type; 14] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::NUMERIC,
+    Type::NUMERIC,
+    Type::INT8,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::JSONB,
+    Type::TEXT,
+    Type::BOOL,
+];
 
-fn copy_ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
+const FIRST_VERSION: i64 = 1;
 
-/// Appends the product's fields after its id, each preceded by a tab, in COPY text format.
-fn encode_product(buf: &mut String, p: &DistributorProduct) {
-    field(buf, Some(&p.sku));
-    field(buf, p.gtin.as_deref());
-    field(buf, p.mpn.as_deref());
-    field(buf, p.brand.as_deref());
-    field(buf, p.title.as_deref());
-    field(buf, p.description.as_deref());
-    field(buf, decimal(p.price).as_deref());
-    field(buf, decimal(p.cost).as_deref());
-    field(buf, p.quantity.map(|q| q.to_string()).as_deref());
-    field(buf, p.category.as_deref());
-    field(buf, p.source_updated_at.map(copy_ts).as_deref());
-    field(buf, Some(&p.attributes_json));
-    field(buf, Some(&p.content_hash));
-    field(buf, Some(if p.active { "t" } else { "f" }));
-}
+/// A JSON object already serialized, sent as JSONB without a parse and re-serialization.
+#[derive(Debug)]
+struct Jsonb<'a>(&'a str);
 
-/// Appends a tab and the value in COPY text format: `\N` for NULL, backslash escapes.
-fn field(buf: &mut String, value: Option<&str>) {
-    buf.push('\t');
-    let Some(v) = value else {
-        buf.push_str("\\N");
-        return;
-    };
-    if !v.contains(['\\', '\t', '\n', '\r']) {
-        buf.push_str(v);
-        return;
+impl ToSql for Jsonb<'_> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.put_u8(1); // the JSONB binary format version
+        out.put_slice(self.0.as_bytes());
+        Ok(IsNull::No)
     }
-    for c in v.chars() {
-        match c {
-            '\\' => buf.push_str("\\\\"),
-            '\t' => buf.push_str("\\t"),
-            '\n' => buf.push_str("\\n"),
-            '\r' => buf.push_str("\\r"),
-            c => buf.push(c),
-        }
-    }
+
+    accepts!(JSONB);
+    to_sql_checked!();
+}
+
+fn attributes_of(products: &[DistributorProduct]) -> Vec<Jsonb<'_>> {
+    products.iter().map(|p| Jsonb(&p.attributes_json)).collect()
+}
+
+fn lines_of(products: &[DistributorProduct]) -> Vec<i64> {
+    products.iter().map(|p| p.line as i64).collect()
+}
+
+/// Appends the values of `PRODUCT_COLUMNS`.
+fn product_values<'a>(p: &'a DistributorProduct, attributes: &'a Jsonb<'a>, row: &mut Vec<&'a (dyn ToSql + Sync)>) {
+    row.extend_from_slice(&[
+        &p.sku,
+        &p.gtin,
+        &p.mpn,
+        &p.brand,
+        &p.title,
+        &p.description,
+        &p.price,
+        &p.cost,
+        &p.quantity,
+        &p.category,
+        &p.source_updated_at,
+        attributes,
+        &p.content_hash,
+        &p.active,
+    ]);
 }
 
 /// Every product of a distributor, for reports and tests.
@@ -400,14 +418,13 @@ pub async fn distributor_products(
 ) -> Result<Vec<StoredDistributorProduct>, StoreError> {
     let rows = c
         .query(
-            "SELECT id, sku, gtin, mpn, brand, title, description, price::TEXT, cost::TEXT, quantity, category,
+            "SELECT id, sku, gtin, mpn, brand, title, description, price, cost, quantity, category,
                     source_updated_at, attributes, content_hash, active, row_version, first_seen_at, last_seen_at, updated_at
                FROM distributor_products WHERE distributor = $1 ORDER BY sku",
             &[&distributor],
         )
         .await
         .map_err(db_err("reading distributor products"))?;
-    let decimal = |s: Option<String>| s.and_then(|s| s.parse::<Decimal>().ok()).map(|d| d.normalize());
     Ok(rows
         .iter()
         .map(|r| StoredDistributorProduct {
@@ -419,8 +436,8 @@ pub async fn distributor_products(
                 brand: r.get(4),
                 title: r.get(5),
                 description: r.get(6),
-                price: decimal(r.get(7)),
-                cost: decimal(r.get(8)),
+                price: r.get::<_, Option<Decimal>>(7).map(|d| d.normalize()),
+                cost: r.get::<_, Option<Decimal>>(8).map(|d| d.normalize()),
                 quantity: r.get(9),
                 category: r.get(10),
                 source_updated_at: r.get(11),

@@ -84,10 +84,9 @@ fn rand_below(n: u64) -> u64 {
     u64::from(nanos) % n.max(1)
 }
 
-/// `$first, $first+1::CAST, …`: one placeholder per entry of `casts` ("" for no cast), for
-/// multi-row `VALUES` lists.
-fn placeholders(first: usize, casts: &[&str]) -> String {
-    let each: Vec<String> = casts.iter().enumerate().map(|(i, cast)| format!("${}{cast}", first + i)).collect();
+/// `$first, $first+1, …`: `count` placeholders for one row of a multi-row `VALUES` list.
+fn placeholders(first: usize, count: usize) -> String {
+    let each: Vec<String> = (first..first + count).map(|n| format!("${n}")).collect();
     each.join(", ")
 }
 

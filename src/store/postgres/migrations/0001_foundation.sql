@@ -2,7 +2,7 @@
 -- integer widths (INT8), TIMESTAMPTZ, JSONB, UUID keys (no sequences, no hotspots).
 -- version 1: foundation
 CREATE TABLE IF NOT EXISTS distributor_products (
-    id UUID PRIMARY KEY,
+    id UUID NOT NULL,
     distributor TEXT NOT NULL,
     sku TEXT NOT NULL,
     gtin TEXT,
@@ -22,7 +22,9 @@ CREATE TABLE IF NOT EXISTS distributor_products (
     first_seen_at TIMESTAMPTZ NOT NULL,
     last_seen_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL,
-    UNIQUE (distributor, sku)
+    -- Named, because a bulk load into the empty table drops and rebuilds them.
+    CONSTRAINT distributor_products_pkey PRIMARY KEY (id),
+    CONSTRAINT distributor_products_distributor_sku_key UNIQUE (distributor, sku)
 );
 CREATE TABLE IF NOT EXISTS sync_control (
     source_table TEXT PRIMARY KEY,
