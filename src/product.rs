@@ -1,5 +1,8 @@
 //! The catalog's records as every stage sees them, independent of where they came from.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -16,6 +19,28 @@ pub fn distributor_product_id(distributor: &str, sku: &str) -> Uuid {
     name.push(0x1f);
     name.extend_from_slice(sku.as_bytes());
     Uuid::new_v5(&CATSYNC_NAMESPACE, &name)
+}
+
+/// A map keyed by catsync ids. The ids are SHA-1 based and already uniformly spread, so a cheap
+/// multiplicative mix replaces SipHash in maps that hold millions of them.
+pub type IdMap<V> = HashMap<Uuid, V, BuildHasherDefault<IdHasher>>;
+
+/// The hasher of `IdMap`.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0 ^ u64::from_le_bytes(word)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// One row of a distributor's feed, typed and validated, ready to upsert.

@@ -3,12 +3,10 @@
 //! round trip, stage only rows that need writing, and find the SKUs a full snapshot no longer
 //! lists — so an unchanged re-import costs little more than reading the file.
 
-use std::collections::HashMap;
-
 use uuid::Uuid;
 
 use crate::control::SyncErrorRecord;
-use crate::product::DistributorProduct;
+use crate::product::{DistributorProduct, IdMap};
 use crate::store::{check_mass_deactivation, rejected_ids, StoreError};
 
 struct Known {
@@ -21,7 +19,7 @@ struct Known {
 /// The stored state of one distributor's products, keyed by id.
 #[derive(Default)]
 pub(crate) struct KnownProducts {
-    rows: HashMap<Uuid, Known>,
+    rows: IdMap<Known>,
 }
 
 impl KnownProducts {

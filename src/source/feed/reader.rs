@@ -1,7 +1,6 @@
 //! Reads a feed file record by record, in bounded memory, into typed products and row problems.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use csv::ByteRecord;
 use rust_decimal::Decimal;
-use uuid::Uuid;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::columns::{ColumnMap, MappingError, Role};
@@ -18,7 +16,7 @@ use super::dialect::{self, Dialect};
 use super::value;
 use super::{FeedError, FeedProfile, FeedRecord, RowProblem, Severity};
 use crate::gtin::{Gtin14, GtinError};
-use crate::product::{distributor_product_id, DistributorProduct};
+use crate::product::{distributor_product_id, DistributorProduct, IdMap};
 
 /// Rows searched for the header when a file starts with title lines.
 const HEADER_SEARCH_ROWS: usize = 20;
@@ -51,7 +49,7 @@ pub struct FeedReader {
     /// Rows read while looking for the header, not yet handed out.
     pending: std::collections::VecDeque<ByteRecord>,
     /// Line of the first occurrence of each SKU, to flag duplicates.
-    seen: HashMap<Uuid, u64>,
+    seen: IdMap<u64>,
     day_first: Option<bool>,
     record: ByteRecord,
     bytes_read: Arc<AtomicU64>,
@@ -85,7 +83,7 @@ impl FeedReader {
             header_line: header.line,
             mapping_error: header.error,
             pending: header.rest.into(),
-            seen: HashMap::new(),
+            seen: IdMap::default(),
             day_first: None,
             record: ByteRecord::new(),
             bytes_read: decoded.bytes_read,
