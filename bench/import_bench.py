@@ -24,6 +24,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "bench", "work")
 SCHEMA = "catsync_bench"
+PG_URL = None
 COPY_STEP = "psql \\copy, empty table"
 FLOOR_STEP = "psql \\copy of the same rows, catsync's table"
 COLUMNS = "sku TEXT PRIMARY KEY, gtin TEXT, mpn TEXT, brand TEXT, title TEXT, description TEXT, price NUMERIC(20,4), " \
@@ -39,7 +40,10 @@ def psql(pg, sql):
 
 
 def timed(cmd, env=None):
-    """Wall seconds and peak RSS (MB) of a command."""
+    """Wall seconds and peak RSS (MB) of a command, started from a quiet machine: dirty pages
+    written out and PostgreSQL checkpointed, so no step pays for the previous one's writes."""
+    subprocess.run(["sync"], check=True)
+    psql(PG_URL, "CHECKPOINT")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -54,6 +58,8 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--pg", default=os.environ.get("CATSYNC_TEST_PG", "postgres://postgres@127.0.0.1:5432/test"))
     args = ap.parse_args()
+    global PG_URL
+    PG_URL = args.pg
     os.makedirs(WORK, exist_ok=True)
     feed = os.path.join(WORK, f"feed-{args.rows}.csv")
     if not os.path.exists(feed):

@@ -135,30 +135,31 @@ fn load_known(conn: &Connection, distributor: &str) -> Result<KnownProducts, Sto
 fn write_rows(conn: &Connection, sql: &str, products: &[DistributorProduct], extra: &[&str]) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(db_err("preparing the product insert"))?;
     for p in products {
-        let price = p.price.map(|d| d.to_string());
-        let cost = p.cost.map(|d| d.to_string());
-        let updated = p.source_updated_at.map(ts);
-        let mut values: Vec<&dyn rusqlite::ToSql> = vec![
-            &p.id,
-            &p.sku,
-            &p.gtin,
-            &p.mpn,
-            &p.brand,
-            &p.title,
-            &p.description,
-            &price,
-            &cost,
-            &p.quantity,
-            &p.category,
-            &updated,
-            &p.attributes_json,
-            &p.content_hash,
-            &p.active,
-        ];
-        values.extend(extra.iter().map(|e| e as &dyn rusqlite::ToSql));
-        stmt.execute(values.as_slice()).map_err(db_err("writing a distributor product"))?;
+        // Bound in place: no per-row vector of parameters.
+        let bound = bind_product(&mut stmt, p)
+            .and_then(|()| extra.iter().enumerate().try_for_each(|(i, value)| stmt.raw_bind_parameter(16 + i, value)));
+        bound.and_then(|()| stmt.raw_execute()).map_err(db_err("writing a distributor product"))?;
     }
     Ok(())
+}
+
+/// Binds the 15 product values to ?1..?15.
+fn bind_product(stmt: &mut rusqlite::CachedStatement<'_>, p: &DistributorProduct) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(1, p.id)?;
+    stmt.raw_bind_parameter(2, &p.sku)?;
+    stmt.raw_bind_parameter(3, &p.gtin)?;
+    stmt.raw_bind_parameter(4, &p.mpn)?;
+    stmt.raw_bind_parameter(5, &p.brand)?;
+    stmt.raw_bind_parameter(6, &p.title)?;
+    stmt.raw_bind_parameter(7, &p.description)?;
+    stmt.raw_bind_parameter(8, p.price.map(|d| d.to_string()))?;
+    stmt.raw_bind_parameter(9, p.cost.map(|d| d.to_string()))?;
+    stmt.raw_bind_parameter(10, p.quantity)?;
+    stmt.raw_bind_parameter(11, &p.category)?;
+    stmt.raw_bind_parameter(12, p.source_updated_at.map(ts))?;
+    stmt.raw_bind_parameter(13, &p.attributes_json)?;
+    stmt.raw_bind_parameter(14, &p.content_hash)?;
+    stmt.raw_bind_parameter(15, p.active)
 }
 
 /// Inserts rows of a distributor that had none: no stage, no comparisons.
