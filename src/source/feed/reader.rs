@@ -351,6 +351,9 @@ impl FeedReader {
 
     /// Unmapped columns and values beyond the header, as a JSON object in file order.
     fn attributes_json(&self, fields: &[Cow<str>]) -> String {
+        if self.map.attributes.is_empty() && fields.len() <= self.map.headers.len() {
+            return "{}".to_string();
+        }
         let mut obj = serde_json::Map::new();
         let extra = self.map.headers.len()..fields.len();
         for i in self.map.attributes.iter().copied().chain(extra) {

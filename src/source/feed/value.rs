@@ -9,6 +9,10 @@ use std::str::FromStr;
 /// Parses a money amount: currency symbols and codes, thousands separators, both decimal marks,
 /// zero-packed distributor formats (`0000149.99`). `decimal_comma` settles `1,234`.
 pub fn parse_decimal(raw: &str, decimal_comma: bool) -> Result<Decimal, String> {
+    // Most feeds write plain `123.45`: parse it without the general clean-up.
+    if is_plain_decimal(raw) {
+        return Decimal::from_str(raw).map_err(|_| format!("{raw:?} is too large"));
+    }
     let cleaned: String = raw
         .trim()
         .chars()
@@ -25,6 +29,17 @@ pub fn parse_decimal(raw: &str, decimal_comma: bool) -> Result<Decimal, String> 
     let canonical = canonical_decimal(body, decimal_comma).ok_or_else(|| format!("{raw:?} is not a number"))?;
     let value = Decimal::from_str(&canonical).map_err(|_| format!("{raw:?} is too large"))?;
     Ok(if negative { -value } else { value })
+}
+
+/// Digits with at most one `.` inside: nothing to strip, no mark to interpret.
+fn is_plain_decimal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let dots = b.iter().filter(|&&c| c == b'.').count();
+    !b.is_empty()
+        && b.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+        && dots <= 1
+        && b[0] != b'.'
+        && b[b.len() - 1] != b'.'
 }
 
 fn strip_currency_code(s: &str) -> &str {
