@@ -12,10 +12,12 @@ measures side by side in one run:
       unique indexes): the server's own floor for this schema;
   4. COPY into a staging table plus the change-guarded merge, in psql (the floor for step 3);
   5. catsync's first import and re-import into SQLite.
-Prints each wall time, peak RSS of catsync, rows/s and the ratios the targets are stated in.
+Runs every step --repeat times (default 3), each from a fresh state, and prints the median wall
+time with its range, the worst peak RSS of catsync, rows/s and the ratios the targets are stated in.
 """
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,23 +55,8 @@ def timed(cmd, env=None):
     return elapsed, usage.ru_maxrss / 1024
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--pg", default=os.environ.get("CATSYNC_TEST_PG", "postgres://postgres@127.0.0.1:5432/test"))
-    args = ap.parse_args()
-    global PG_URL
-    PG_URL = args.pg
-    os.makedirs(WORK, exist_ok=True)
-    feed = os.path.join(WORK, f"feed-{args.rows}.csv")
-    if not os.path.exists(feed):
-        print(f"generating {feed} ...", flush=True)
-        run([sys.executable, os.path.join(ROOT, "bench", "make_feed.py"), str(args.rows), feed])
-    size_mb = os.path.getsize(feed) / 1e6
-    print("building catsync (release) ...", flush=True)
-    run(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
-    catsync = os.path.join(ROOT, "target", "release", "catsync")
-
+def one_round(args, feed, catsync):
+    """Every step once, each from a fresh state; returns {step: (seconds, peak RSS MB)}."""
     results = {}
     # 1. psql \copy into an empty table with the same primary key.
     psql(args.pg, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}; "
@@ -117,11 +104,38 @@ COMMIT;
     results["catsync unchanged re-import, SQLite"] = timed(cmd)
     psql(args.pg, f"DROP SCHEMA {SCHEMA} CASCADE")
 
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; the median is reported")
+    ap.add_argument("--pg", default=os.environ.get("CATSYNC_TEST_PG", "postgres://postgres@127.0.0.1:5432/test"))
+    args = ap.parse_args()
+    global PG_URL
+    PG_URL = args.pg
+    os.makedirs(WORK, exist_ok=True)
+    feed = os.path.join(WORK, f"feed-{args.rows}.csv")
+    if not os.path.exists(feed):
+        print(f"generating {feed} ...", flush=True)
+        run([sys.executable, os.path.join(ROOT, "bench", "make_feed.py"), str(args.rows), feed])
+    size_mb = os.path.getsize(feed) / 1e6
+    print("building catsync (release) ...", flush=True)
+    run(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
+    catsync = os.path.join(ROOT, "target", "release", "catsync")
+
+    rounds = [one_round(args, feed, catsync) for _ in range(args.repeat)]
+    results = {name: (statistics.median(r[name][0] for r in rounds), max(r[name][1] for r in rounds),
+                      min(r[name][0] for r in rounds), max(r[name][0] for r in rounds))
+               for name in rounds[0]}
+
     print(f"\nfeed: {args.rows:,} rows, {size_mb:.0f} MB, 11 columns; {os.cpu_count()} cores")
-    print(f"{'step':<46} {'seconds':>8} {'rows/s':>10} {'peak RSS':>9}")
-    for name, (secs, rss) in results.items():
+    print(f"median of {args.repeat} rounds (min-max seconds in brackets)")
+    print(f"{'step':<46} {'seconds':>8} {'range':>13} {'rows/s':>10} {'peak RSS':>9}")
+    for name, (secs, rss, low, high) in results.items():
         rss_text = f"{rss:.0f} MB" if name.startswith("catsync") else "-"
-        print(f"{name:<46} {secs:>8.2f} {args.rows / secs:>10,.0f} {rss_text:>9}")
+        print(f"{name:<46} {secs:>8.2f} {f'[{low:.2f}-{high:.2f}]':>13} {args.rows / secs:>10,.0f} {rss_text:>9}")
     r = {k: v[0] for k, v in results.items()}
     print("\nratios (target in brackets):")
     print(f"  first import / psql \\copy:              {r['catsync first import, PostgreSQL'] / r[COPY_STEP]:.2f}  [<= 1.5]")
