@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode};
+use openssl::x509::store::{X509Store, X509StoreBuilder};
+use openssl::x509::X509;
 use postgres_openssl::MakeTlsConnector;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config};
@@ -140,7 +142,8 @@ impl TlsOptions {
         let verify = matches!(self.mode.as_str(), "verify-ca" | "verify-full")
             || (self.mode == "require" && self.root_cert.is_some());
         if let Some(ca) = &self.root_cert {
-            builder.set_ca_file(ca).map_err(|e| tls_err(&format!("sslrootcert {ca}"), e))?;
+            // As in libpq, the given roots replace the system's: only they are trusted.
+            builder.set_cert_store(trust_only(ca)?);
         }
         if let Some(cert) = &self.cert {
             builder.set_certificate_chain_file(cert).map_err(|e| tls_err(&format!("sslcert {cert}"), e))?;
@@ -157,6 +160,17 @@ impl TlsOptions {
         });
         Ok(connector)
     }
+}
+
+/// A certificate store holding just the certificates of a PEM file.
+fn trust_only(path: &str) -> Result<X509Store, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("sslrootcert {path}: {e}"))?;
+    let certs = X509::stack_from_pem(&pem).map_err(|e| format!("sslrootcert {path}: not PEM certificates: {e}"))?;
+    let mut store = X509StoreBuilder::new().map_err(|e| format!("TLS setup: {e}"))?;
+    for cert in certs {
+        store.add_cert(cert).map_err(|e| format!("sslrootcert {path}: {e}"))?;
+    }
+    Ok(store.build())
 }
 
 #[cfg(test)]
