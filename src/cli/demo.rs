@@ -43,7 +43,7 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "files": reports }))?);
         return Ok(outcome(&reports, false));
     }
-    let total: u64 = reports.iter().map(|r| r.counts.read - r.counts.rejected).sum();
+    let total: u64 = reports.iter().map(|r| r.counts.inserted + r.counts.updated + r.counts.unchanged).sum();
     println!(
         "{} products from {} distributors are in {}.\nNext: `catsync status`, `catsync errors`; run `catsync demo` again to see an unchanged re-import write nothing.",
         total,
