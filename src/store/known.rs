@@ -5,9 +5,12 @@
 
 use uuid::Uuid;
 
-use crate::control::SyncErrorRecord;
-use crate::product::{DistributorProduct, IdMap};
-use crate::store::{check_mass_deactivation, rejected_ids, StoreError};
+use crate::control::{ErrorType, SyncErrorRecord};
+use crate::product::{distributor_product_id, DistributorProduct, IdMap};
+use crate::store::StoreError;
+
+/// Above this share of a distributor's active products, a full import refuses to deactivate.
+const MASS_DEACTIVATION_RATIO: f64 = 0.20;
 
 struct Known {
     hash: u128,
@@ -39,7 +42,7 @@ impl KnownProducts {
 
     /// Marks the product as delivered and tells whether it must be written: it is new, differs
     /// from the stored row, or repeats an earlier line of the file (and must win over it).
-    pub fn needs_write(&mut self, p: &DistributorProduct) -> bool {
+    fn needs_write(&mut self, p: &DistributorProduct) -> bool {
         let hash = u128::from_str_radix(&p.content_hash, 16).unwrap_or(0);
         match self.rows.get_mut(&p.id) {
             Some(k) => {
@@ -87,6 +90,29 @@ impl KnownProducts {
     fn missing_active(&self) -> Vec<Uuid> {
         self.rows.iter().filter(|(_, k)| k.active && !k.seen).map(|(id, _)| *id).collect()
     }
+}
+
+/// Ids of the SKUs whose rows were rejected: still listed by the distributor, so never deactivated.
+fn rejected_ids<'a>(distributor: &'a str, problems: &'a [SyncErrorRecord]) -> impl Iterator<Item = Uuid> + 'a {
+    problems
+        .iter()
+        .filter(|p| p.error_type == ErrorType::Rejected)
+        .filter_map(|p| p.record_id.as_deref())
+        .map(|sku| distributor_product_id(distributor, sku))
+}
+
+/// Refuses a deactivation of more than 20% of a distributor's active products.
+fn check_mass_deactivation(distributor: &str, would: u64, active: u64, allow: bool) -> Result<(), StoreError> {
+    let ratio = if active == 0 { 0.0 } else { would as f64 / active as f64 };
+    if ratio > MASS_DEACTIVATION_RATIO && !allow {
+        return Err(StoreError::MassDeactivation {
+            distributor: distributor.to_string(),
+            would,
+            active,
+            percent: ratio * 100.0,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,9 +22,6 @@ pub use url::redact_url;
 /// Schema version this build creates and understands.
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// Above this share of a distributor's active products, a full import refuses to deactivate.
-pub const MASS_DEACTIVATION_RATIO: f64 = 0.20;
-
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -152,35 +149,4 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         Some("postgres" | "postgresql") => Ok(Arc::new(postgres::PgStore::open(url).await?)),
         _ => Err(StoreError::UnsupportedScheme { url: redact_url(url) }),
     }
-}
-
-/// Ids of the SKUs whose rows were rejected: still listed by the distributor, so never deactivated.
-pub(crate) fn rejected_ids<'a>(
-    distributor: &'a str,
-    problems: &'a [SyncErrorRecord],
-) -> impl Iterator<Item = uuid::Uuid> + 'a {
-    problems
-        .iter()
-        .filter(|p| p.error_type == crate::control::ErrorType::Rejected)
-        .filter_map(|p| p.record_id.as_deref())
-        .map(|sku| crate::product::distributor_product_id(distributor, sku))
-}
-
-/// Refuses a deactivation of more than 20% of a distributor's active products.
-pub(crate) fn check_mass_deactivation(
-    distributor: &str,
-    would: u64,
-    active: u64,
-    allow: bool,
-) -> Result<(), StoreError> {
-    let ratio = if active == 0 { 0.0 } else { would as f64 / active as f64 };
-    if ratio > MASS_DEACTIVATION_RATIO && !allow {
-        return Err(StoreError::MassDeactivation {
-            distributor: distributor.to_string(),
-            would,
-            active,
-            percent: ratio * 100.0,
-        });
-    }
-    Ok(())
 }
