@@ -42,12 +42,14 @@ fn is_plain_decimal(s: &str) -> bool {
         && b[b.len() - 1] != b'.'
 }
 
+/// Removes an ISO 4217 code before or after the amount (`15.00 USD`, `EUR12`). Works on bytes:
+/// three ASCII letters always end and start on character boundaries, whatever surrounds them.
 fn strip_currency_code(s: &str) -> &str {
-    let upper_tail = s.len() >= 3 && s[s.len() - 3..].bytes().all(|b| b.is_ascii_uppercase());
-    let upper_head = s.len() >= 3 && s[..3].bytes().all(|b| b.is_ascii_uppercase());
-    if upper_tail {
+    let b = s.as_bytes();
+    let code = |part: &[u8]| part.iter().all(u8::is_ascii_uppercase);
+    if b.len() >= 3 && code(&b[b.len() - 3..]) {
         &s[..s.len() - 3]
-    } else if upper_head {
+    } else if b.len() >= 3 && code(&b[..3]) {
         &s[3..]
     } else {
         s
@@ -170,6 +172,13 @@ mod tests {
         assert_eq!(parse_decimal("15.00 USD", false), Ok(dec("15.00")));
         assert_eq!(parse_decimal("$1,299.00", false), Ok(dec("1299.00")));
         assert_eq!(parse_decimal("0000149.99", false), Ok(dec("149.99")));
+    }
+
+    #[test]
+    fn non_ascii_around_a_number_is_refused_without_a_panic() {
+        assert!(parse_decimal("2024ÿþ", false).is_err());
+        assert!(parse_decimal("ÿþ12", false).is_err());
+        assert_eq!(parse_decimal("EUR12", false), Ok(dec("12")));
     }
 
     #[test]
