@@ -59,14 +59,12 @@ pub struct DecodedFeed {
     pub bytes_read: Arc<AtomicU64>,
     /// Hash of the bytes on disk consumed so far; the whole file's once it is read to the end.
     pub content_hash: Arc<Mutex<Xxh3>>,
-    pub file_len: u64,
 }
 
 /// Opens `path`, unwrapping gzip and transcoding to UTF-8.
 pub fn open(path: &Path) -> Result<DecodedFeed, FeedError> {
     let io_err = |source| FeedError::Io { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(io_err)?;
-    let file_len = file.metadata().map_err(io_err)?.len();
     let bytes_read = Arc::new(AtomicU64::new(0));
     let content_hash = Arc::new(Mutex::new(Xxh3::new()));
     let counted = CountingReader { inner: file, count: bytes_read.clone(), hash: content_hash.clone() };
@@ -95,7 +93,7 @@ pub fn open(path: &Path) -> Result<DecodedFeed, FeedError> {
             Box::new(rest)
         }
     };
-    Ok(DecodedFeed { text, sample, encoding, gzipped, bytes_read, content_hash, file_len })
+    Ok(DecodedFeed { text, sample, encoding, gzipped, bytes_read, content_hash })
 }
 
 /// Names well-known binary formats, so the error says what the file is instead of "bad CSV".

@@ -230,14 +230,14 @@ fn read_feed(path: &Path, profile: &FeedProfile, tx: &mpsc::Sender<ReaderEvent>)
             let batch = ReaderEvent::Batch {
                 products: std::mem::replace(&mut products, Vec::with_capacity(BATCH_ROWS)),
                 problems: std::mem::take(&mut problems),
-                bytes_read: reader.progress().0,
+                bytes_read: reader.bytes_read(),
             };
             if !send(batch) {
                 return;
             }
         }
     }
-    let bytes_read = reader.progress().0;
+    let bytes_read = reader.bytes_read();
     if send(ReaderEvent::Batch { products, problems, bytes_read }) {
         send(ReaderEvent::Done { fingerprint: reader.fingerprint() });
     }

@@ -54,7 +54,6 @@ pub struct FeedReader {
     record: ByteRecord,
     bytes_read: Arc<AtomicU64>,
     content_hash: Arc<Mutex<Xxh3>>,
-    file_len: u64,
 }
 
 impl FeedReader {
@@ -88,7 +87,6 @@ impl FeedReader {
             record: ByteRecord::new(),
             bytes_read: decoded.bytes_read,
             content_hash: decoded.content_hash,
-            file_len: decoded.file_len,
         })
     }
 
@@ -116,9 +114,9 @@ impl FeedReader {
         )
     }
 
-    /// Bytes of the file on disk read so far, and the file's size.
-    pub fn progress(&self) -> (u64, u64) {
-        (self.bytes_read.load(Ordering::Relaxed), self.file_len)
+    /// Bytes of the file on disk read so far (compressed bytes for a gzipped file).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
     }
 
     /// `xxh3:<hash>:<bytes>` of the file on disk; complete once the reader is exhausted.

@@ -20,7 +20,7 @@ use tokio_postgres::Client;
 
 use super::{Backend, FeedImport, Store, StoreError, StoreInfo, StoredDistributorProduct};
 use crate::control::{RunRecord, SourceStatus, SyncErrorRecord};
-pub use connect::ImportPath;
+use connect::ImportPath;
 use connect::PgConnect;
 
 /// Attempts of a transaction that keeps hitting serialization conflicts.
@@ -49,10 +49,6 @@ impl PgStore {
         let info = StoreInfo { backend, server_version: version, location: connect.location.clone() };
         tracing::debug!(backend = backend.name(), ?import_path, "store opened");
         Ok(PgStore { connect, client: Mutex::new(client), import_path, info })
-    }
-
-    pub fn import_path(&self) -> ImportPath {
-        self.import_path
     }
 }
 
