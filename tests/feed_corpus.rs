@@ -29,6 +29,14 @@ async fn import(t: &TestStore, path: &std::path::Path) -> FileReport {
     t.import("acme", path, FeedMode::Full).await
 }
 
+/// Imports a corpus file into a fresh store and checks it against `e`; returns both for more checks.
+async fn check_fixture(name: &str, e: Expect) -> (TestStore, FileReport) {
+    let t = TestStore::sqlite().await;
+    let r = import(&t, &fixture(name)).await;
+    check(&t, &r, e).await;
+    (t, r)
+}
+
 /// Checks the report and the store against `e`, including the no-row-lost rule.
 async fn check(t: &TestStore, r: &FileReport, e: Expect) {
     let file_name = r.file.file_name().unwrap().to_str().unwrap().to_string();
@@ -50,11 +58,8 @@ async fn check(t: &TestStore, r: &FileReport, e: Expect) {
 
 #[tokio::test]
 async fn empty_file() {
-    let t = TestStore::sqlite().await;
-    let r = import(&t, &fixture("empty.csv")).await;
-    check(
-        &t,
-        &r,
+    check_fixture(
+        "empty.csv",
         Expect { data_rows: 0, rejected: 0, warnings: 0, status: RunStatus::Failed, message: "the file is empty" },
     )
     .await;
@@ -70,11 +75,8 @@ async fn header_only() {
 
 #[tokio::test]
 async fn no_header_match_rejects_each_row_with_its_data() {
-    let t = TestStore::sqlite().await;
-    let r = import(&t, &fixture("no_header_match.csv")).await;
-    check(
-        &t,
-        &r,
+    let (t, r) = check_fixture(
+        "no_header_match.csv",
         Expect {
             data_rows: 2,
             rejected: 2,
@@ -128,10 +130,11 @@ async fn latin1_names_with_semicolons_and_decimal_commas() {
 
 #[tokio::test]
 async fn ragged_rows_keep_what_they_have() {
-    let t = TestStore::sqlite().await;
-    let r = import(&t, &fixture("ragged_rows.csv")).await;
-    check(&t, &r, Expect { data_rows: 3, rejected: 0, warnings: 1, status: RunStatus::Succeeded, message: "line 4" })
-        .await;
+    let (t, r) = check_fixture(
+        "ragged_rows.csv",
+        Expect { data_rows: 3, rejected: 0, warnings: 1, status: RunStatus::Succeeded, message: "line 4" },
+    )
+    .await;
     assert!(r.problems[0].contains("6 fields but the header has 4"), "{:?}", r.problems);
     let rows = t.products("acme").await;
     assert_eq!((rows[1].product.price, rows[1].product.quantity), (None, None));
@@ -141,11 +144,8 @@ async fn ragged_rows_keep_what_they_have() {
 
 #[tokio::test]
 async fn unterminated_quote_at_eof() {
-    let t = TestStore::sqlite().await;
-    let r = import(&t, &fixture("unterminated_quote_at_eof.csv")).await;
-    check(
-        &t,
-        &r,
+    check_fixture(
+        "unterminated_quote_at_eof.csv",
         Expect {
             data_rows: 2,
             rejected: 1,
@@ -179,11 +179,8 @@ async fn field_of_one_megabyte() {
 
 #[tokio::test]
 async fn nul_bytes() {
-    let t = TestStore::sqlite().await;
-    let r = import(&t, &fixture("nul_bytes.csv")).await;
-    check(
-        &t,
-        &r,
+    check_fixture(
+        "nul_bytes.csv",
         Expect {
             data_rows: 3,
             rejected: 1,
@@ -197,11 +194,8 @@ async fn nul_bytes() {
 
 #[tokio::test]
 async fn non_numeric_price() {
-    let t = TestStore::sqlite().await;
-    let r = import(&t, &fixture("non_numeric_price.csv")).await;
-    check(
-        &t,
-        &r,
+    let (_, r) = check_fixture(
+        "non_numeric_price.csv",
         Expect {
             data_rows: 4,
             rejected: 2,
@@ -216,11 +210,8 @@ async fn non_numeric_price() {
 
 #[tokio::test]
 async fn negative_quantity() {
-    let t = TestStore::sqlite().await;
-    let r = import(&t, &fixture("negative_quantity.csv")).await;
-    check(
-        &t,
-        &r,
+    check_fixture(
+        "negative_quantity.csv",
         Expect {
             data_rows: 2,
             rejected: 0,
@@ -234,11 +225,8 @@ async fn negative_quantity() {
 
 #[tokio::test]
 async fn bad_gtin_check_digit() {
-    let t = TestStore::sqlite().await;
-    let r = import(&t, &fixture("bad_gtin_check_digit.csv")).await;
-    check(
-        &t,
-        &r,
+    let (t, _) = check_fixture(
+        "bad_gtin_check_digit.csv",
         Expect {
             data_rows: 3,
             rejected: 0,
@@ -254,11 +242,8 @@ async fn bad_gtin_check_digit() {
 
 #[tokio::test]
 async fn duplicate_skus() {
-    let t = TestStore::sqlite().await;
-    let r = import(&t, &fixture("duplicate_skus.csv")).await;
-    check(
-        &t,
-        &r,
+    let (t, _) = check_fixture(
+        "duplicate_skus.csv",
         Expect {
             data_rows: 3,
             rejected: 0,
@@ -285,11 +270,8 @@ async fn sql_injection_in_a_header_is_just_an_attribute_name() {
 
 #[tokio::test]
 async fn binary_file() {
-    let t = TestStore::sqlite().await;
-    let r = import(&t, &fixture("binary_blob.csv")).await;
-    check(
-        &t,
-        &r,
+    check_fixture(
+        "binary_blob.csv",
         Expect {
             data_rows: 0,
             rejected: 0,
