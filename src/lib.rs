@@ -1,6 +1,7 @@
 //! catsync keeps a product catalog in sync between Airtable, distributor feeds, a central SQL
 //! store and a search index. See ARCHITECTURE.md for the map of this crate.
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::catalog::{CatalogLink, CatalogRecord, CatalogTable, StoredCatalogRecord};
 use crate::control::{ControlAdvance, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
 use crate::product::DistributorProduct;
 
@@ -86,6 +87,35 @@ pub trait FeedImport: Send {
     async fn commit(self: Box<Self>, end: FeedImportEnd) -> Result<RunCounts, StoreError>;
 }
 
+/// How a catalog sync ends: its last batch, its deletions and its run, committed together.
+#[derive(Debug, Clone)]
+pub struct CatalogSyncEnd {
+    pub records: Vec<CatalogRecord>,
+    pub problems: Vec<SyncErrorRecord>,
+    /// Airtable ids to soft-delete (`deleted_at`), found missing by a completed reconcile.
+    pub delete: Vec<String>,
+    /// The run, finished, with `read`, `rejected` and `warnings` filled in; the store adds the rest.
+    pub run: RunRecord,
+    /// Where `sync_control` moves; `None` for a failed run.
+    pub advance: Option<ControlAdvance>,
+}
+
+/// A sync of one catalog table in progress. Each `write` commits on its own (a killed sync keeps
+/// its finished batches, and rewriting them is a no-op); the watermark moves only in `commit`.
+#[async_trait]
+pub trait CatalogSync: Send {
+    /// Upserts records by id (unchanged content hash: no write; a deleted row comes back), replaces
+    /// their link rows, maps new ids in `id_mappings`, and records problems — in one transaction.
+    async fn write(&mut self, records: Vec<CatalogRecord>, problems: Vec<SyncErrorRecord>) -> Result<(), StoreError>;
+
+    /// Airtable ids of the rows not deleted.
+    async fn live_airtable_ids(&mut self) -> Result<Vec<String>, StoreError>;
+
+    /// Writes the last batch, soft-deletes, records the run and the watermark — in one transaction.
+    /// Returns the counts of the whole sync (every `write` included).
+    async fn commit(self: Box<Self>, end: CatalogSyncEnd) -> Result<RunCounts, StoreError>;
+}
+
 /// The central store. Object-safe, used as `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -104,6 +134,23 @@ pub trait Store: Send + Sync {
     async fn begin_feed_import(&self, distributor: &str, run: &RunRecord) -> Result<Box<dyn FeedImport>, StoreError>;
 
     async fn sources(&self) -> Result<Vec<SourceStatus>, StoreError>;
+
+    /// One source's `sync_control` row, if it ever ran.
+    async fn source_status(&self, source: &str) -> Result<Option<SourceStatus>, StoreError>;
+
+    /// Creates the table of a catalog table and its link tables, or adds columns the config
+    /// gained. A column whose stored type differs is an error naming both types.
+    async fn prepare_catalog_table(&self, table: &CatalogTable) -> Result<(), StoreError>;
+
+    /// Starts a sync of a prepared catalog table.
+    async fn begin_catalog_sync(&self, table: &CatalogTable, run: &RunRecord)
+        -> Result<Box<dyn CatalogSync>, StoreError>;
+
+    /// Every row of a catalog table, deleted ones included, ordered by Airtable id.
+    async fn catalog_records(&self, table: &CatalogTable) -> Result<Vec<StoredCatalogRecord>, StoreError>;
+
+    /// The link rows of a `links` column, ordered by record id and position.
+    async fn catalog_links(&self, table: &CatalogTable, column: &str) -> Result<Vec<CatalogLink>, StoreError>;
 
     /// Most recent runs first.
     async fn runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
@@ -128,6 +175,8 @@ pub enum StoreError {
     Database { context: String, reason: String, retryable: bool },
     #[error("refusing to deactivate {would} of {active} active products of {distributor} ({percent:.0}%, more than 20%): the file looks truncated or incomplete; nothing was changed. If the distributor really dropped them, re-run with --allow-mass-deactivate")]
     MassDeactivation { distributor: String, would: u64, active: u64, percent: f64 },
+    #[error("store table {table}: {reason}")]
+    CatalogSchema { table: String, reason: String },
     #[error(
         "the store's schema is at version {found}, newer than this catsync understands ({supported}); upgrade catsync"
     )]

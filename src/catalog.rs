@@ -1,0 +1,186 @@
+//! Catalog tables: store tables that mirror Airtable tables, one typed column per mapped field.
+//!
+//! The Airtable source turns records into `CatalogRecord`s and the store persists them; neither
+//! knows the other. Ids are UUID v5 of the Airtable record id, so a linked record's id is known
+//! without a lookup and the order in which tables sync does not matter.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// Namespace of catalog record ids (distinct from distributor product ids).
+const AIRTABLE_NAMESPACE: Uuid = Uuid::from_u128(0x2c9e_71d4_0a8b_5f36_9e14_b7c2_58d0_a431);
+
+/// Deterministic id of an Airtable record, used as the primary key of its row and of links to it.
+pub fn catalog_record_id(airtable_id: &str) -> Uuid {
+    Uuid::new_v5(&AIRTABLE_NAMESPACE, airtable_id.as_bytes())
+}
+
+/// Column names every catalog table has; a mapped column may not take them.
+pub const RESERVED_COLUMNS: &[&str] =
+    &["id", "airtable_id", "airtable_created_time", "content_hash", "row_version", "first_synced_at", "updated_at", "deleted_at"];
+
+/// The type of a single value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScalarType {
+    Text,
+    Integer,
+    Numeric,
+    Boolean,
+    Date,
+    Timestamp,
+    Json,
+    /// Text holding a GTIN-14 validated by its check digit.
+    Gtin,
+}
+
+impl ScalarType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalarType::Text => "text",
+            ScalarType::Integer => "integer",
+            ScalarType::Numeric => "numeric",
+            ScalarType::Boolean => "boolean",
+            ScalarType::Date => "date",
+            ScalarType::Timestamp => "timestamp",
+            ScalarType::Json => "json",
+            ScalarType::Gtin => "gtin",
+        }
+    }
+
+    const ALL: [ScalarType; 8] = [
+        ScalarType::Text,
+        ScalarType::Integer,
+        ScalarType::Numeric,
+        ScalarType::Boolean,
+        ScalarType::Date,
+        ScalarType::Timestamp,
+        ScalarType::Json,
+        ScalarType::Gtin,
+    ];
+}
+
+/// The type of a catalog column, as written in the config (`numeric`, `text[]`, `links`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ColumnType {
+    Scalar(ScalarType),
+    /// A list of values (multiple selects, lookups); elements may be NULL.
+    Array(ScalarType),
+    /// Linked records: an array of catalog record ids, and a link table `<table>__<column>`.
+    Links,
+}
+
+impl ColumnType {
+    /// Parses a config type name; `None` for an unknown name.
+    pub fn parse(name: &str) -> Option<ColumnType> {
+        let name = name.trim().to_ascii_lowercase();
+        if name == "links" {
+            return Some(ColumnType::Links);
+        }
+        let (scalar, array) = match name.strip_suffix("[]") {
+            Some(inner) => (inner, true),
+            None => (name.as_str(), false),
+        };
+        let scalar = ScalarType::ALL.into_iter().find(|t| t.name() == scalar)?;
+        Some(if array { ColumnType::Array(scalar) } else { ColumnType::Scalar(scalar) })
+    }
+
+    /// Every type name `parse` accepts, for error messages.
+    pub fn names() -> String {
+        let scalars: Vec<&str> = ScalarType::ALL.iter().map(|t| t.name()).collect();
+        format!("{}, links, or a scalar type followed by [] for a list", scalars.join(", "))
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ColumnType::Scalar(t) => f.write_str(t.name()),
+            ColumnType::Array(t) => write!(f, "{}[]", t.name()),
+            ColumnType::Links => f.write_str("links"),
+        }
+    }
+}
+
+/// One mapped column of a catalog table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CatalogColumn {
+    /// Store column name, validated (lowercase letters, digits, `_`).
+    pub name: String,
+    pub ty: ColumnType,
+}
+
+/// A store table synced from one Airtable table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CatalogTable {
+    /// Store table name, validated like column names.
+    pub name: String,
+    pub columns: Vec<CatalogColumn>,
+}
+
+impl CatalogTable {
+    /// The `sync_control`/`sync_runs`/`sync_errors` source name of this table.
+    pub fn source(&self) -> String {
+        format!("airtable:{}", self.name)
+    }
+
+    /// The link table of a `links` column: one row per (record, position).
+    pub fn link_table(&self, column: &str) -> String {
+        format!("{}__{}", self.name, column)
+    }
+
+    /// The `id_mappings.target_system` of this table's rows.
+    pub fn target_system(&self) -> String {
+        format!("store:{}", self.name)
+    }
+}
+
+/// A typed value of one cell. `Null` is a blank cell, or a value that failed its type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellValue {
+    Null,
+    Text(String),
+    Integer(i64),
+    Numeric(Decimal),
+    Boolean(bool),
+    Date(NaiveDate),
+    Timestamp(DateTime<Utc>),
+    Json(serde_json::Value),
+    /// Linked catalog record ids, in the cell's order.
+    Links(Vec<Uuid>),
+    /// Elements of an array column, each `Null` or of the column's scalar type.
+    Array(Vec<CellValue>),
+}
+
+/// One Airtable record, typed for its catalog table: `values[i]` belongs to `columns[i]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogRecord {
+    pub id: Uuid,
+    pub airtable_id: String,
+    pub created_time: DateTime<Utc>,
+    pub values: Vec<CellValue>,
+    /// xxh3-128 of the values and created time, hex: equal hash, nothing to write.
+    pub content_hash: String,
+}
+
+/// A catalog row as stored, with its bookkeeping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCatalogRecord {
+    pub record: CatalogRecord,
+    /// Bumped by every change, deletion included (search documents are versioned by it).
+    pub row_version: i64,
+    pub first_synced_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When a reconcile found the record gone from Airtable (soft delete).
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// One row of a link table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogLink {
+    pub record_id: Uuid,
+    pub position: i32,
+    pub linked_id: Uuid,
+}
