@@ -184,3 +184,46 @@ pub struct CatalogLink {
     pub position: i32,
     pub linked_id: Uuid,
 }
+
+impl CatalogRecord {
+    /// A record with its content hash computed.
+    pub fn sealed(airtable_id: &str, created_time: DateTime<Utc>, values: Vec<CellValue>) -> CatalogRecord {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(&created_time.timestamp_micros().to_le_bytes());
+        for value in &values {
+            hash_value(&mut h, value);
+        }
+        CatalogRecord {
+            id: catalog_record_id(airtable_id),
+            airtable_id: airtable_id.to_string(),
+            created_time,
+            values,
+            content_hash: format!("{:032x}", h.digest128()),
+        }
+    }
+}
+
+/// Feeds a value to the hasher tag- and length-prefixed, so that values cannot run into each other.
+fn hash_value(h: &mut xxhash_rust::xxh3::Xxh3, value: &CellValue) {
+    let mut bytes = |tag: u8, b: &[u8]| {
+        h.update(&[tag]);
+        h.update(&(b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    match value {
+        CellValue::Null => bytes(0, &[]),
+        CellValue::Text(s) => bytes(1, s.as_bytes()),
+        CellValue::Integer(i) => bytes(2, &i.to_le_bytes()),
+        // Normalized, so 1.50 and 1.5 (the same price) hash alike.
+        CellValue::Numeric(d) => bytes(3, d.normalize().to_string().as_bytes()),
+        CellValue::Boolean(b) => bytes(4, &[*b as u8]),
+        CellValue::Date(d) => bytes(5, d.to_string().as_bytes()),
+        CellValue::Timestamp(t) => bytes(6, &t.timestamp_micros().to_le_bytes()),
+        CellValue::Json(j) => bytes(7, j.to_string().as_bytes()),
+        CellValue::Links(ids) => bytes(8, &ids.iter().flat_map(|id| *id.as_bytes()).collect::<Vec<u8>>()),
+        CellValue::Array(items) => {
+            bytes(9, &(items.len() as u64).to_le_bytes());
+            items.iter().for_each(|item| hash_value(h, item));
+        }
+    }
+}

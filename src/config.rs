@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::catalog::{ColumnType, RESERVED_COLUMNS};
 use crate::source::feed::{FeedMode, FeedProfile, Role};
 
 /// Store used when neither flag, environment nor config names one.
@@ -24,6 +25,8 @@ pub struct Config {
     pub search: SearchSection,
     #[serde(default)]
     pub distributors: Vec<DistributorSection>,
+    pub airtable: Option<AirtableSection>,
+    pub catalog: Option<CatalogSection>,
 }
 
 /// `[store]`
@@ -54,6 +57,144 @@ pub struct DistributorSection {
     /// Canonical field = header in the feed.
     #[serde(default)]
     pub columns: BTreeMap<Spanned<String>, String>,
+}
+
+/// Airtable's public API; overridden for the simulator and proxies.
+pub const DEFAULT_AIRTABLE_URL: &str = "https://api.airtable.com";
+
+/// A credential: usable by the code that needs it, invisible to `Debug`, logs and errors.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// `[airtable]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AirtableSection {
+    /// Personal access token.
+    pub token: Secret,
+    #[serde(default = "default_airtable_url")]
+    pub api_url: String,
+    #[serde(default)]
+    pub tables: Vec<AirtableTableSection>,
+}
+
+fn default_airtable_url() -> String {
+    DEFAULT_AIRTABLE_URL.to_string()
+}
+
+/// `[[airtable.tables]]`: one Airtable table synced into one store table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AirtableTableSection {
+    pub base: Spanned<String>,
+    /// Table name or `tbl…` id.
+    pub table: String,
+    /// Store table name.
+    pub into: Spanned<String>,
+    /// A full id listing every this many runs finds deleted records.
+    #[serde(default = "default_reconcile_every")]
+    pub reconcile_every: u32,
+    /// Store column = Airtable field name or `fld…` id, or a table with `field`, `type`, `id`.
+    #[serde(default)]
+    pub columns: BTreeMap<Spanned<String>, Spanned<ColumnSource>>,
+}
+
+fn default_reconcile_every() -> u32 {
+    10
+}
+
+/// Where a store column's values come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ColumnSource {
+    Field(String),
+    Detailed(ColumnDetail),
+}
+
+/// `column = { field = "Price", type = "numeric", id = "fld…" }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnDetail {
+    /// Field name or id.
+    pub field: String,
+    /// Column type; inferred from the Airtable field type when absent.
+    #[serde(rename = "type")]
+    pub ty: Option<String>,
+    /// Field id, written by `catsync init` next to the name so that renames are followed.
+    pub id: Option<String>,
+}
+
+impl ColumnSource {
+    /// The field name or id the config gives.
+    pub fn field(&self) -> &str {
+        match self {
+            ColumnSource::Field(f) => f,
+            ColumnSource::Detailed(d) => &d.field,
+        }
+    }
+
+    /// The field id, when the config pins one (an `id` key, or `fld…` as the field).
+    pub fn field_id(&self) -> Option<&str> {
+        match self {
+            ColumnSource::Detailed(ColumnDetail { id: Some(id), .. }) => Some(id),
+            _ if self.field().starts_with("fld") && self.field().len() == 17 => Some(self.field()),
+            _ => None,
+        }
+    }
+
+    pub fn column_type(&self) -> Option<ColumnType> {
+        match self {
+            ColumnSource::Detailed(ColumnDetail { ty: Some(t), .. }) => ColumnType::parse(t),
+            _ => None,
+        }
+    }
+}
+
+/// `[catalog]`: which store table is the product catalog, and which of its columns play which role.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSection {
+    pub table: Spanned<String>,
+    pub title: Option<Spanned<String>>,
+    pub gtin: Option<Spanned<String>>,
+    pub mpn: Option<Spanned<String>>,
+    pub brand: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+    pub price: Option<Spanned<String>>,
+}
+
+impl CatalogSection {
+    /// (role, column) pairs that are set.
+    pub fn roles(&self) -> Vec<(&'static str, &Spanned<String>)> {
+        [
+            ("title", &self.title),
+            ("gtin", &self.gtin),
+            ("mpn", &self.mpn),
+            ("brand", &self.brand),
+            ("description", &self.description),
+            ("price", &self.price),
+        ]
+        .into_iter()
+        .filter_map(|(role, column)| column.as_ref().map(|c| (role, c)))
+        .collect()
+    }
 }
 
 /// A configuration that cannot be used, located in its file.
@@ -122,6 +263,78 @@ impl Config {
                 }
             }
         }
+        self.validate_airtable(&invalid)?;
+        self.validate_catalog(&invalid)
+    }
+
+    fn validate_airtable(
+        &self,
+        invalid: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let Some(airtable) = &self.airtable else { return Ok(()) };
+        let mut intos = BTreeMap::new();
+        for t in &airtable.tables {
+            let into = t.into.get_ref();
+            if !valid_identifier(into) {
+                return Err(invalid(t.into.span(), format!("store table name {into:?} {IDENTIFIER_RULE}")));
+            }
+            if intos.insert(into.clone(), ()).is_some() {
+                return Err(invalid(t.into.span(), format!("two Airtable tables sync into {into:?}")));
+            }
+            if !(t.base.get_ref().starts_with("app") && t.base.get_ref().len() == 17) {
+                return Err(invalid(
+                    t.base.span(),
+                    format!("base {:?} is not an Airtable base id (app followed by 14 letters and digits)", t.base.get_ref()),
+                ));
+            }
+            if t.reconcile_every == 0 {
+                return Err(invalid(t.into.span(), "reconcile_every must be at least 1".into()));
+            }
+            for (column, source) in &t.columns {
+                let name = column.get_ref();
+                if !valid_identifier(name) || RESERVED_COLUMNS.contains(&name.as_str()) {
+                    return Err(invalid(
+                        column.span(),
+                        format!(
+                            "column name {name:?} {IDENTIFIER_RULE}, and not one of catsync's own columns ({})",
+                            RESERVED_COLUMNS.join(", ")
+                        ),
+                    ));
+                }
+                if let ColumnSource::Detailed(ColumnDetail { ty: Some(ty), .. }) = source.get_ref() {
+                    if ColumnType::parse(ty).is_none() {
+                        return Err(invalid(
+                            source.span(),
+                            format!("column {name:?}: unknown type {ty:?} (known: {})", ColumnType::names()),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_catalog(
+        &self,
+        invalid: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let Some(catalog) = &self.catalog else { return Ok(()) };
+        let table = catalog.table.get_ref();
+        let synced = self.airtable.iter().flat_map(|a| &a.tables).find(|t| t.into.get_ref() == table);
+        let Some(synced) = synced else {
+            return Err(invalid(
+                catalog.table.span(),
+                format!("[catalog] table {table:?} is not the `into` of any [[airtable.tables]]"),
+            ));
+        };
+        for (role, column) in catalog.roles() {
+            if !synced.columns.keys().any(|c| c.get_ref() == column.get_ref()) {
+                return Err(invalid(
+                    column.span(),
+                    format!("[catalog] {role} = {:?}: table {table:?} has no such column", column.get_ref()),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -146,6 +359,18 @@ pub fn valid_name(name: &str) -> bool {
         && b.len() <= 64
         && b[0].is_ascii_alphanumeric()
         && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+const IDENTIFIER_RULE: &str = "must be 1-63 characters: lowercase letters, digits and '_', starting with a letter or '_'";
+
+/// Store table and column names become SQL identifiers: keep them to what needs no quoting
+/// anywhere (they are quoted all the same).
+pub fn valid_identifier(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 /// Replaces `${NAME}` with the environment variable's value, escaped for a TOML string, outside

@@ -153,6 +153,31 @@ pub struct SyncErrorRecord {
     pub resolution_notes: Option<String>,
 }
 
+impl SyncErrorRecord {
+    /// A new, unresolved error of `run`.
+    pub fn new(
+        run: &RunRecord,
+        error_type: ErrorType,
+        record_id: Option<String>,
+        error_message: String,
+        record_data: serde_json::Value,
+    ) -> SyncErrorRecord {
+        SyncErrorRecord {
+            id: Uuid::new_v4(),
+            run_id: run.id,
+            source_table: run.source.clone(),
+            record_id,
+            error_type,
+            error_message,
+            record_data,
+            created_at: now_micros(),
+            resolved: false,
+            resolved_at: None,
+            resolution_notes: None,
+        }
+    }
+}
+
 /// One row of `sync_control`: where a source stands.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceStatus {

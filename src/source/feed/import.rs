@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{FeedError, FeedProfile, FeedReader, FeedRecord, RowProblem, Severity};
-use crate::control::{now_micros, ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SyncErrorRecord};
+use crate::control::{ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SyncErrorRecord};
 use crate::product::DistributorProduct;
 use crate::store::{FeedImport, FeedImportEnd, Store, StoreError};
 
@@ -253,38 +253,17 @@ fn tally(counts: &mut RunCounts, products: &[DistributorProduct], problems: &[Ro
 fn sync_error(run: &RunRecord, file: &str, p: RowProblem) -> SyncErrorRecord {
     let fields: serde_json::Map<String, serde_json::Value> =
         p.raw.iter().map(|(h, v)| (h.clone(), serde_json::Value::String(v.clone()))).collect();
-    SyncErrorRecord {
-        id: Uuid::new_v4(),
-        run_id: run.id,
-        source_table: run.source.clone(),
-        record_id: p.sku.clone(),
-        error_type: match p.severity {
-            Severity::Rejected => ErrorType::Rejected,
-            Severity::Warning => ErrorType::Warning,
-        },
-        error_message: p.describe(file),
-        record_data: serde_json::json!({ "file": file, "line": p.line, "field": p.field, "fields": fields }),
-        created_at: now_micros(),
-        resolved: false,
-        resolved_at: None,
-        resolution_notes: None,
-    }
+    let error_type = match p.severity {
+        Severity::Rejected => ErrorType::Rejected,
+        Severity::Warning => ErrorType::Warning,
+    };
+    let data = serde_json::json!({ "file": file, "line": p.line, "field": p.field, "fields": fields });
+    SyncErrorRecord::new(run, error_type, p.sku.clone(), p.describe(file), data)
 }
 
 fn file_error(run: &RunRecord, path: &Path, message: &str) -> SyncErrorRecord {
-    SyncErrorRecord {
-        id: Uuid::new_v4(),
-        run_id: run.id,
-        source_table: run.source.clone(),
-        record_id: None,
-        error_type: ErrorType::File,
-        error_message: message.to_string(),
-        record_data: serde_json::json!({ "file": path.display().to_string() }),
-        created_at: now_micros(),
-        resolved: false,
-        resolved_at: None,
-        resolution_notes: None,
-    }
+    let data = serde_json::json!({ "file": path.display().to_string() });
+    SyncErrorRecord::new(run, ErrorType::File, None, message.to_string(), data)
 }
 
 fn progress_bar(enabled: bool, total_bytes: u64) -> ProgressBar {
