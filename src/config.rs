@@ -91,6 +91,9 @@ pub struct AirtableSection {
     pub token: Secret,
     #[serde(default = "default_airtable_url")]
     pub api_url: String,
+    /// How long Airtable refuses a base after a 429 (30 s per its documentation).
+    #[serde(default = "default_penalty_seconds")]
+    pub penalty_seconds: f64,
     #[serde(default)]
     pub tables: Vec<AirtableTableSection>,
 }
@@ -114,6 +117,10 @@ pub struct AirtableTableSection {
     /// Store column = Airtable field name or `fld…` id, or a table with `field`, `type`, `id`.
     #[serde(default)]
     pub columns: BTreeMap<Spanned<String>, Spanned<ColumnSource>>,
+}
+
+fn default_penalty_seconds() -> f64 {
+    30.0
 }
 
 fn default_reconcile_every() -> u32 {
@@ -284,7 +291,10 @@ impl Config {
             if !(t.base.get_ref().starts_with("app") && t.base.get_ref().len() == 17) {
                 return Err(invalid(
                     t.base.span(),
-                    format!("base {:?} is not an Airtable base id (app followed by 14 letters and digits)", t.base.get_ref()),
+                    format!(
+                        "base {:?} is not an Airtable base id (app followed by 14 letters and digits)",
+                        t.base.get_ref()
+                    ),
                 ));
             }
             if t.reconcile_every == 0 {
@@ -361,7 +371,8 @@ pub fn valid_name(name: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
-const IDENTIFIER_RULE: &str = "must be 1-63 characters: lowercase letters, digits and '_', starting with a letter or '_'";
+const IDENTIFIER_RULE: &str =
+    "must be 1-63 characters: lowercase letters, digits and '_', starting with a letter or '_'";
 
 /// Store table and column names become SQL identifiers: keep them to what needs no quoting
 /// anywhere (they are quoted all the same).

@@ -8,7 +8,9 @@ use crate::source::feed::FeedMode;
 
 const EXAMPLES: &str = "\
 Examples:
-  catsync demo                                  import the bundled sample feeds into ./catsync-data
+  catsync demo                                  sync a simulated Airtable base and import sample feeds
+  catsync init --airtable-base appXXXXXXXXXXXXXX  write catsync.toml from an Airtable base's schema
+  catsync sync                                  sync every configured Airtable table (incremental)
   catsync import acme.csv --distributor acme    import one distributor feed
   catsync status                                where every source stands
   catsync errors --limit 20                     the latest rejected rows, with file, line and column
@@ -54,6 +56,26 @@ Each file is one run: it commits whole (rows, rejects, run record, watermark) or
 In full mode (the default) SKUs missing from the file become inactive; more than 20% of the
 distributor's active SKUs is refused unless --allow-mass-deactivate.")]
     Import(ImportArgs),
+    /// Sync the configured Airtable tables into the store (incremental by default).
+    #[command(after_help = "\
+Examples:
+  catsync sync                          every table; only records modified since the last run
+  catsync sync --table products --full  list every record of one table again
+  catsync sync --reconcile --json       also look for records deleted in Airtable now
+
+Deleted records are found by a reconcile (an id-only listing) every reconcile_every runs, on
+--reconcile, and on every full sync; their rows get deleted_at. A reconcile that would delete more
+than 20% of a table is refused unless --allow-mass-delete.")]
+    Sync(SyncArgs),
+    /// Write a catsync.toml for an Airtable base: every table, every field, typed columns.
+    #[command(after_help = "\
+Examples:
+  AIRTABLE_TOKEN=pat… catsync init --airtable-base appXXXXXXXXXXXXXX
+  catsync init --airtable-base appXXXXXXXXXXXXXX --out catalog.toml --force
+
+The token is read from AIRTABLE_TOKEN (or [airtable] token of an existing config) and written to
+the file as ${AIRTABLE_TOKEN}, never in clear.")]
+    Init(InitArgs),
     /// Show where each source stands: last sync, totals, errors, last run.
     #[command(after_help = "Examples:\n  catsync status\n  catsync status --json")]
     Status(JsonArgs),
@@ -65,7 +87,8 @@ distributor's active SKUs is refused unless --allow-mass-deactivate.")]
         after_help = "Examples:\n  catsync demo\n  catsync --store postgres://postgres@127.0.0.1:5432/test demo"
     )]
     Demo(JsonArgs),
-    /// Validate the configuration and connect to the store (creating or migrating its schema).
+    /// Validate the configuration, connect to the store (creating or migrating its schema) and
+    /// compare the config with the Airtable schema (fields renamed, added or removed).
     #[command(after_help = "Examples:\n  catsync check\n  catsync --config prod.toml check")]
     Check,
 }
@@ -90,6 +113,44 @@ pub struct ImportArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this table (its `into` store table name, or its Airtable table name or id); repeatable.
+    #[arg(long)]
+    pub table: Vec<String>,
+    /// List every record, not only those modified since the last run (also finds deletions).
+    #[arg(long)]
+    pub full: bool,
+    /// Look for records deleted in Airtable in this run.
+    #[arg(long)]
+    pub reconcile: bool,
+    /// Soft-delete even when more than 20% of a table's records are missing from Airtable.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+    /// Exit with status 3 when any value was rejected.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The base to describe (app…).
+    #[arg(long)]
+    pub airtable_base: String,
+    /// Airtable API URL [default: [airtable] api_url, else https://api.airtable.com].
+    #[arg(long, env = "AIRTABLE_API_URL")]
+    pub airtable_url: Option<String>,
+    /// Where to write the config.
+    #[arg(long, default_value = "catsync.toml")]
+    pub out: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

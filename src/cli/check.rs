@@ -1,6 +1,9 @@
-//! `catsync check`: the configuration is valid and the store answers.
+//! `catsync check`: the configuration is valid, the store answers, and the config still matches
+//! the Airtable schema.
 
 use super::{Outcome, Settings};
+use crate::source::airtable::mapping::drift;
+use crate::source::airtable::{base_schemas, Drift};
 
 pub async fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     match &settings.config_path {
@@ -15,7 +18,46 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     for d in &settings.config.distributors {
         println!("distributor {} ({} mode, {} mapped columns)", d.name.get_ref(), d.mode, d.columns.len());
     }
+    if settings.config.airtable.is_some() {
+        return airtable_drift(settings).await;
+    }
     Ok(Outcome::Completed)
+}
+
+/// Each configured table against its base's schema now. A missing field or table fails the check
+/// (that table cannot sync); renamed and unsynced fields are reported only.
+async fn airtable_drift(settings: &Settings) -> anyhow::Result<Outcome> {
+    let (section, client) = settings.airtable_client()?;
+    println!("airtable   {}", section.api_url);
+    let schemas = base_schemas(&client, section.tables.iter().map(|t| t.base.get_ref().as_str())).await;
+    let mut outcome = Outcome::Completed;
+    for table in &section.tables {
+        let label = format!("{}/{} → {}", table.base.get_ref(), table.table, table.into.get_ref());
+        let drifts = match &schemas[table.base.get_ref()] {
+            Ok(schema) => drift(table, schema),
+            Err(e) => {
+                println!("table      {label}: cannot read the base schema: {e}");
+                outcome = Outcome::Failed;
+                continue;
+            }
+        };
+        let blocking = drifts.iter().any(|d| matches!(d, Drift::Missing { .. } | Drift::UnknownTable { .. }));
+        let state = if drifts.is_empty() {
+            "matches Airtable"
+        } else if blocking {
+            "CANNOT SYNC"
+        } else {
+            "syncs; config is stale"
+        };
+        println!("table      {label}: {state}");
+        for d in &drifts {
+            println!("  drift    {d}");
+        }
+        if blocking {
+            outcome = Outcome::Failed;
+        }
+    }
+    Ok(outcome)
 }
 
 fn first_words(version: &str) -> &str {

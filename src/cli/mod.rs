@@ -7,18 +7,22 @@ mod demo;
 mod display;
 mod errors;
 mod import;
+mod init;
 mod status;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
 pub use args::Cli;
 use args::Command;
 
-use crate::config::{Config, ConfigError, DEFAULT_SEARCH_URL, DEFAULT_STORE_URL};
+use crate::config::{AirtableSection, Config, ConfigError, DEFAULT_SEARCH_URL, DEFAULT_STORE_URL};
+use crate::source::airtable::{AirtableClient, RetryPolicy};
 use crate::store::{self, Store};
 
 /// Exit status of a command that ran to its end.
@@ -71,6 +75,18 @@ impl Settings {
         Ok(Settings { config, config_path, store_url, search_url, quiet: cli.quiet })
     }
 
+    /// The Airtable client of the `[airtable]` section; without one, a usage error saying what to add.
+    pub fn airtable_client(&self) -> anyhow::Result<(&AirtableSection, AirtableClient)> {
+        let section = self.config.airtable.as_ref().ok_or_else(|| {
+            UsageError(
+                "no [airtable] section in the config: run `catsync init --airtable-base app…` to write one".into(),
+            )
+        })?;
+        let policy =
+            RetryPolicy { penalty: Duration::from_secs_f64(section.penalty_seconds), ..RetryPolicy::default() };
+        Ok((section, AirtableClient::new(&section.api_url, section.token.clone(), policy)))
+    }
+
     /// Opens the configured store; a bad URL is a usage error.
     pub async fn open_store(&self) -> anyhow::Result<Arc<dyn Store>> {
         store::open(&self.store_url).await.map_err(|e| match e {
@@ -88,6 +104,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         let settings = Settings::resolve(&cli).map_err(|e| anyhow::Error::new(UsageError(e.to_string())))?;
         match &cli.command {
             Command::Import(a) => import::run(&settings, a).await,
+            Command::Sync(a) => sync::run(&settings, a).await,
+            Command::Init(a) => init::run(&settings, a).await,
             Command::Status(a) => status::run(&settings, a).await,
             Command::Errors(a) => errors::run(&settings, a).await,
             Command::Demo(a) => demo::run(&settings, a).await,
@@ -109,6 +127,8 @@ pub async fn run(cli: Cli) -> ExitCode {
 fn command_name(c: &Command) -> &'static str {
     match c {
         Command::Import(_) => "import",
+        Command::Sync(_) => "sync",
+        Command::Init(_) => "init",
         Command::Status(_) => "status",
         Command::Errors(_) => "errors",
         Command::Demo(_) => "demo",

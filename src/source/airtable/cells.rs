@@ -31,15 +31,16 @@ pub struct CellProblem {
 /// Types every mapped cell of a record.
 pub fn convert_record(mapping: &TableMapping, raw: &RawRecord) -> (CatalogRecord, Vec<CellProblem>) {
     let mut problems = Vec::new();
-    let created_time = DateTime::parse_from_rfc3339(&raw.created_time).map(|t| micros(t.to_utc())).unwrap_or_else(|_| {
-        problems.push(CellProblem {
-            kind: ErrorType::Warning,
-            column: "airtable_created_time".into(),
-            field: "createdTime".into(),
-            message: format!("createdTime {:?} is not a timestamp; stored as 1970-01-01", raw.created_time),
+    let created_time =
+        DateTime::parse_from_rfc3339(&raw.created_time).map(|t| micros(t.to_utc())).unwrap_or_else(|_| {
+            problems.push(CellProblem {
+                kind: ErrorType::Warning,
+                column: "airtable_created_time".into(),
+                field: "createdTime".into(),
+                message: format!("createdTime {:?} is not a timestamp; stored as 1970-01-01", raw.created_time),
+            });
+            DateTime::UNIX_EPOCH
         });
-        DateTime::UNIX_EPOCH
-    });
     let values = mapping
         .catalog
         .columns
@@ -66,10 +67,16 @@ type Problem = Option<(ErrorType, String)>;
 /// One cell: its typed value, and what is wrong with it if anything.
 pub fn convert_cell(value: Option<&Value>, ty: ColumnType) -> (CellValue, Problem) {
     let Some(value) = value.filter(|v| !v.is_null()) else {
-        return (if ty == ColumnType::Scalar(ScalarType::Boolean) { CellValue::Boolean(false) } else { CellValue::Null }, None);
+        return (
+            if ty == ColumnType::Scalar(ScalarType::Boolean) { CellValue::Boolean(false) } else { CellValue::Null },
+            None,
+        );
     };
     if let Some(marker) = computed_failure(value) {
-        return (CellValue::Null, Some((ErrorType::Warning, format!("the computed value is {marker}; stored as NULL"))));
+        return (
+            CellValue::Null,
+            Some((ErrorType::Warning, format!("the computed value is {marker}; stored as NULL"))),
+        );
     }
     let converted = match ty {
         ColumnType::Scalar(scalar) => scalar_cell(value, scalar),
@@ -105,7 +112,9 @@ fn scalar_cell(value: &Value, scalar: ScalarType) -> Converted {
             _ => Err(expected("a checkbox", value)),
         },
         ScalarType::Date => date(value).map(CellValue::Date).ok_or_else(|| expected("a date", value)),
-        ScalarType::Timestamp => timestamp(value).map(CellValue::Timestamp).ok_or_else(|| expected("a date-time", value)),
+        ScalarType::Timestamp => {
+            timestamp(value).map(CellValue::Timestamp).ok_or_else(|| expected("a date-time", value))
+        }
         ScalarType::Json => Ok(CellValue::Json(without_expiring_urls(value.clone()))),
     };
     value.map(|v| (v, None))
@@ -338,8 +347,11 @@ mod tests {
 
     #[test]
     fn attachments_lose_their_expiring_urls_and_barcodes_give_their_text() {
-        let (v, _) = cell(json!([{"id": "attRVdD53X83RZJzz", "url": "https://x/1", "filename": "a.png", "size": 3,
-            "thumbnails": {"small": {"url": "https://x/2"}}}]), "json");
+        let (v, _) = cell(
+            json!([{"id": "attRVdD53X83RZJzz", "url": "https://x/1", "filename": "a.png", "size": 3,
+            "thumbnails": {"small": {"url": "https://x/2"}}}]),
+            "json",
+        );
         assert_eq!(v, CellValue::Json(json!([{"id": "attRVdD53X83RZJzz", "filename": "a.png", "size": 3}])));
         assert_eq!(cell(json!({"text": "4006381333931"}), "text").0, CellValue::Text("4006381333931".into()));
         assert_eq!(cell(json!({"text": "4006381333931"}), "gtin").0, CellValue::Text("04006381333931".into()));

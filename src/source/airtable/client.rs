@@ -250,7 +250,11 @@ impl AirtableClient {
                     self.stats.rate_limited.fetch_add(1, Relaxed);
                     rate_limited += 1;
                     if rate_limited > self.policy.rate_limited_attempts {
-                        return Err(AirtableError::GaveUp { request, attempts: rate_limited, last: failure.to_string() });
+                        return Err(AirtableError::GaveUp {
+                            request,
+                            attempts: rate_limited,
+                            last: failure.to_string(),
+                        });
                     }
                     let until = tokio::time::Instant::now() + self.policy.penalty;
                     tracing::warn!(%request, "Airtable answered 429; pausing this base for {:?}", self.policy.penalty);

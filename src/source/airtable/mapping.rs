@@ -50,15 +50,14 @@ impl TableMapping {
         let mut fields = Vec::new();
         for (column, source) in &section.columns {
             let source = source.get_ref();
-            let field = find_field(table, source.field_id(), source.field()).ok_or_else(|| {
-                MappingError::UnknownField {
+            let field =
+                find_field(table, source.field_id(), source.field()).ok_or_else(|| MappingError::UnknownField {
                     base: base.clone(),
                     table: table.name.clone(),
                     column: column.get_ref().clone(),
                     field: source.field().to_string(),
                     known: table.field_names(),
-                }
-            })?;
+                })?;
             columns.push(CatalogColumn {
                 name: column.get_ref().clone(),
                 ty: source.column_type().unwrap_or_else(|| field.column_type()),
@@ -103,12 +102,26 @@ fn find_field<'a>(table: &'a TableSchema, pinned_id: Option<&str>, field: &str) 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Drift {
     /// The pinned field is still there under another name: syncing continues, the config is stale.
-    Renamed { column: String, id: String, config_name: String, airtable_name: String },
+    Renamed {
+        column: String,
+        id: String,
+        config_name: String,
+        airtable_name: String,
+    },
     /// No field with that id or name: the column cannot be synced.
-    Missing { column: String, field: String },
+    Missing {
+        column: String,
+        field: String,
+    },
     /// A field of the table that no column reads.
-    Unmapped { field: String, id: String, kind: String },
-    UnknownTable { table: String },
+    Unmapped {
+        field: String,
+        id: String,
+        kind: String,
+    },
+    UnknownTable {
+        table: String,
+    },
 }
 
 impl std::fmt::Display for Drift {

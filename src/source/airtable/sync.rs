@@ -75,6 +75,28 @@ pub struct TableReport {
     pub error: Option<String>,
 }
 
+impl TableReport {
+    /// The report of a table that failed before its listing started.
+    pub fn failed(section: &crate::config::AirtableTableSection, run: &RunRecord, reason: String) -> TableReport {
+        TableReport {
+            table: section.into.get_ref().clone(),
+            airtable_table: section.table.clone(),
+            base: section.base.get_ref().clone(),
+            run_id: run.id,
+            status: RunStatus::Failed,
+            mode: "none",
+            reconciled: false,
+            counts: RunCounts::default(),
+            pages: 0,
+            listing_restarts: 0,
+            elapsed_seconds: run.elapsed_seconds,
+            records_per_second: 0.0,
+            problems: Vec::new(),
+            error: Some(reason),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 enum SyncError {
     #[error(transparent)]

@@ -1,0 +1,97 @@
+//! `catsync sync`: the configured Airtable tables into the store.
+
+use std::fmt::Write as _;
+
+use super::args::SyncArgs;
+use super::display::{duration, thousands};
+use super::{Outcome, Settings, UsageError};
+use crate::config::AirtableTableSection;
+use crate::control::RunStatus;
+use crate::source::airtable::{sync_tables, SyncOptions, TableReport};
+
+pub async fn run(settings: &Settings, args: &SyncArgs) -> anyhow::Result<Outcome> {
+    let (section, client) = settings.airtable_client()?;
+    let tables = pick_tables(&section.tables, &args.table)?;
+    let store = settings.open_store().await?;
+    let options = SyncOptions { full: args.full, reconcile: args.reconcile, allow_mass_delete: args.allow_mass_delete };
+    let reports = sync_tables(store.as_ref(), &client, &tables, options).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "tables": reports }))?);
+    } else if !settings.quiet {
+        reports.iter().for_each(|r| print!("{}", summary(r)));
+    }
+    Ok(outcome(&reports, args.strict))
+}
+
+/// The tables `--table` names (by store table, Airtable name or id), or all of them.
+fn pick_tables<'a>(
+    all: &'a [AirtableTableSection],
+    wanted: &[String],
+) -> anyhow::Result<Vec<&'a AirtableTableSection>> {
+    if all.is_empty() {
+        return Err(UsageError("[airtable] lists no tables: add [[airtable.tables]] sections".into()).into());
+    }
+    if wanted.is_empty() {
+        return Ok(all.iter().collect());
+    }
+    wanted
+        .iter()
+        .map(|w| {
+            all.iter().find(|t| t.into.get_ref() == w || &t.table == w).ok_or_else(|| {
+                let known: Vec<&str> = all.iter().map(|t| t.into.get_ref().as_str()).collect();
+                UsageError(format!("--table {w:?} is not a configured table (configured: {})", known.join(", "))).into()
+            })
+        })
+        .collect()
+}
+
+pub(super) fn outcome(reports: &[TableReport], strict: bool) -> Outcome {
+    if reports.iter().any(|r| r.status == RunStatus::Failed) {
+        Outcome::Failed
+    } else if strict && reports.iter().any(|r| r.counts.rejected > 0) {
+        Outcome::Rejected
+    } else {
+        Outcome::Completed
+    }
+}
+
+/// The few lines that say what a table's sync did.
+pub(super) fn summary(r: &TableReport) -> String {
+    let mut out = String::new();
+    let status = match r.status {
+        RunStatus::Succeeded => format!(
+            "{} sync done in {}, {} records/s",
+            r.mode,
+            duration(r.elapsed_seconds),
+            thousands(r.records_per_second.round() as u64)
+        ),
+        _ => "FAILED; the watermark did not move".to_string(),
+    };
+    let _ = writeln!(out, "Airtable {}/{} → {}: {status}", r.base, r.airtable_table, r.table);
+    let c = &r.counts;
+    if r.status == RunStatus::Succeeded {
+        let _ = writeln!(
+            out,
+            "  records    read {}, inserted {}, updated {}, unchanged {}, deleted {}{}, with rejected values {}, warnings {}",
+            thousands(c.read),
+            thousands(c.inserted),
+            thousands(c.updated),
+            thousands(c.unchanged),
+            thousands(c.deactivated),
+            if r.reconciled { "" } else { " (no reconcile this run)" },
+            thousands(c.rejected),
+            thousands(c.warnings)
+        );
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(out, "  error      {e}");
+    }
+    for p in &r.problems {
+        let _ = writeln!(out, "  problem    {p}");
+    }
+    let more = (c.rejected + c.warnings).saturating_sub(r.problems.len() as u64);
+    if more > 0 {
+        let _ = writeln!(out, "  … more in sync_errors: catsync errors");
+    }
+    out
+}
