@@ -18,6 +18,10 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     for d in &settings.config.distributors {
         println!("distributor {} ({} mode, {} mapped columns)", d.name.get_ref(), d.mode, d.columns.len());
     }
+    if let Some(catalog) = &settings.config.catalog {
+        let roles: Vec<String> = catalog.roles().iter().map(|(role, c)| format!("{role}={}", c.get_ref())).collect();
+        println!("catalog    table {} ({})", catalog.table.get_ref(), roles.join(", "));
+    }
     if settings.config.airtable.is_some() {
         return airtable_drift(settings).await;
     }

@@ -1,15 +1,21 @@
-//! `catsync demo`: the main job on embedded defaults. Imports the bundled sample feeds (four
-//! distributors, four dialects) into the configured store and shows what happened.
+//! `catsync demo`: the main job on embedded defaults. Serves the bundled sample Airtable base from
+//! the simulator, syncs it, imports the bundled sample feeds (four distributors, four dialects)
+//! into the configured store, and shows what happened.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use super::args::JsonArgs;
 use super::import::{outcome, summary};
-use super::{Outcome, Settings};
+use super::{init, sync, Outcome, Settings};
+use crate::config::{Config, Secret};
+use crate::dev::airtable_sim::{AirtableSim, SimConfig, SAMPLE_BASE};
+use crate::source::airtable::{sync_tables, AirtableClient, RetryPolicy, SyncOptions, TableReport};
 use crate::source::feed::import::{import_file, ImportOptions};
 use crate::source::feed::FeedProfile;
+use crate::store::Store;
 
 /// The bundled feeds (written by samples/make_feeds.py) and the distributor each belongs to.
 const SAMPLE_FEEDS: &[(&str, &str, &[u8])] = &[
@@ -23,12 +29,19 @@ const SAMPLE_FEEDS: &[(&str, &str, &[u8])] = &[
     ("summit", "summit_pipe.csv.gz", include_bytes!("../../samples/feeds/summit_pipe.csv.gz")),
 ];
 
+/// The simulator's token for the demo; it never leaves this process.
+const DEMO_TOKEN: &str = "patCATSYNCDEMO001.0000000000000000000000000000000000000000000000000000000000000000";
+
 /// Where the sample files are written so that errors can point at real files.
 const SAMPLE_DIR: &str = "catsync-data/sample-feeds";
 
 pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome> {
     let files = write_samples(Path::new(SAMPLE_DIR))?;
     let store = settings.open_store().await?;
+    let tables = sync_sample_base(store.as_ref()).await?;
+    if !args.json {
+        tables.iter().for_each(|t| println!("{}", sync::summary(t)));
+    }
     let options = ImportOptions { allow_mass_deactivate: false, progress: false };
     let mut reports = Vec::new();
     for (distributor, path) in &files {
@@ -39,18 +52,38 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
         }
         reports.push(report);
     }
+    let result = match (outcome(&reports, false), sync::outcome(&tables, false)) {
+        (Outcome::Completed, other) => other,
+        (failed, _) => failed,
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "files": reports }))?);
-        return Ok(outcome(&reports, false));
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "tables": tables, "files": reports }))?);
+        return Ok(result);
     }
     let total: u64 = reports.iter().map(|r| r.counts.inserted + r.counts.updated + r.counts.unchanged).sum();
+    let records: u64 = tables.iter().map(|t| t.counts.read).sum();
     println!(
-        "{} products from {} distributors are in {}.\nNext: `catsync status`, `catsync errors`; run `catsync demo` again to see an unchanged re-import write nothing.",
-        total,
+        "{records} Airtable records from {} tables and {total} products from {} distributors are in {}.\nNext: `catsync status`, `catsync errors`; run `catsync demo` again to see an incremental sync and an unchanged re-import write nothing.",
+        tables.len(),
         reports.len(),
         store.info().location
     );
-    Ok(outcome(&reports, false))
+    Ok(result)
+}
+
+/// Serves the bundled base from the simulator on a free local port, at Airtable's real rate
+/// limits, and syncs every table of it with the config `catsync init` would write.
+async fn sync_sample_base(store: &dyn Store) -> anyhow::Result<Vec<TableReport>> {
+    let sim = AirtableSim::new(SimConfig::default());
+    let base = sim.load_base(&serde_json::from_str(SAMPLE_BASE)?)?;
+    sim.add_token(DEMO_TOKEN, &["data.records:read", "schema.bases:read"], None);
+    let server = sim.serve(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let client = AirtableClient::new(&server.url(), Secret::new(DEMO_TOKEN), RetryPolicy::default());
+    let schema = client.base_schema(&base).await?;
+    let text = init::config_text(&base, &server.url(), &schema).replace("${AIRTABLE_TOKEN}", DEMO_TOKEN);
+    let config = Config::parse(&text, Path::new("(demo config)"))?;
+    let tables: Vec<_> = config.airtable.iter().flat_map(|a| &a.tables).collect();
+    Ok(sync_tables(store, &client, &tables, SyncOptions::default()).await?)
 }
 
 fn write_samples(dir: &Path) -> anyhow::Result<Vec<(&'static str, PathBuf)>> {

@@ -16,9 +16,12 @@ pub async fn run(settings: &Settings, args: &SyncArgs) -> anyhow::Result<Outcome
     let options = SyncOptions { full: args.full, reconcile: args.reconcile, allow_mass_delete: args.allow_mass_delete };
     let reports = sync_tables(store.as_ref(), &client, &tables, options).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "tables": reports }))?);
+        let doc = serde_json::json!({ "tables": reports, "airtable": client.request_counts() });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     } else if !settings.quiet {
         reports.iter().for_each(|r| print!("{}", summary(r)));
+        let c = client.request_counts();
+        println!("Airtable requests: {}, retried {}, rate-limited (429) {}", c.requests, c.retries, c.rate_limited);
     }
     Ok(outcome(&reports, args.strict))
 }

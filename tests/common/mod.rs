@@ -2,6 +2,8 @@
 //! PostgreSQL schemas, feed files in temporary directories.
 #![allow(dead_code)]
 
+pub mod airtable;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -5,6 +5,8 @@
 //! exponential backoff and full jitter; every other refusal ends the request with an
 //! `AirtableError` that says what to fix. The token is only ever in the `Authorization` header.
 
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -148,9 +150,29 @@ pub struct ListQuery {
 /// Counters of what the client did, for run metrics and the benchmark.
 #[derive(Debug, Default)]
 pub struct ClientStats {
-    pub requests: std::sync::atomic::AtomicU64,
-    pub rate_limited: std::sync::atomic::AtomicU64,
-    pub retries: std::sync::atomic::AtomicU64,
+    requests: AtomicU64,
+    rate_limited: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// `ClientStats` at one moment.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct RequestCounts {
+    pub requests: u64,
+    /// 429 answers met (each paused its base for the penalty).
+    pub rate_limited: u64,
+    /// Requests sent again after a 429, a 5xx or a network failure.
+    pub retries: u64,
+}
+
+impl ClientStats {
+    pub fn snapshot(&self) -> RequestCounts {
+        RequestCounts {
+            requests: self.requests.load(Relaxed),
+            rate_limited: self.rate_limited.load(Relaxed),
+            retries: self.retries.load(Relaxed),
+        }
+    }
 }
 
 /// A client for one token, shared by every table sync of a process.
@@ -182,8 +204,9 @@ impl AirtableClient {
         }
     }
 
-    pub fn stats(&self) -> &ClientStats {
-        &self.stats
+    /// What this client (and its clones) sent so far.
+    pub fn request_counts(&self) -> RequestCounts {
+        self.stats.snapshot()
     }
 
     /// Tables, fields and views of a base.
@@ -221,7 +244,6 @@ impl AirtableClient {
         path_and_query: &str,
         body: Option<Value>,
     ) -> Result<(bytes::Bytes, Option<DateTime<Utc>>), AirtableError> {
-        use std::sync::atomic::Ordering::Relaxed;
         // The request as errors name it: no query string (it may hold record data), no token.
         let request = format!("{method} {}", path_and_query.split('?').next().unwrap_or_default());
         let (mut failures, mut rate_limited) = (0u32, 0u32);

@@ -32,6 +32,8 @@ const LISTING_RESTARTS: u32 = 3;
 const PAGES_AHEAD: usize = 4;
 /// A reconcile may delete at most this share of a table without `--allow-mass-delete`.
 const MASS_DELETE_SHARE: f64 = 0.20;
+/// Record ids per `RECORD_ID()` listing of restored records (the filter goes in a POST body).
+const RECORDS_BY_ID: usize = 500;
 /// Problems quoted in the report; the rest are in `sync_errors`.
 const PROBLEMS_SHOWN: usize = 10;
 
@@ -214,7 +216,8 @@ pub fn modified_since_formula(since: DateTime<Utc>) -> String {
 struct Listing<'a> {
     mapping: &'a TableMapping,
     run: RunRecord,
-    seen: HashSet<String>,
+    /// Records listed with their fields in this run.
+    listed: HashSet<String>,
     /// The last page, written by `commit` together with the watermark.
     pending: Vec<CatalogRecord>,
     pending_problems: Vec<SyncErrorRecord>,
@@ -229,7 +232,7 @@ impl<'a> Listing<'a> {
         Listing {
             mapping,
             run,
-            seen: HashSet::new(),
+            listed: HashSet::new(),
             pending: Vec::new(),
             pending_problems: Vec::new(),
             counts: RunCounts::default(),
@@ -261,10 +264,37 @@ impl<'a> Listing<'a> {
         if !plan.reconcile {
             return Ok((Vec::new(), server_time));
         }
+        let mut alive = self.listed.clone();
         if !plan.full {
-            self.sweep_ids(client).await?;
+            alive.extend(self.sweep_ids(client).await?);
         }
-        Ok((self.deletions(sync, allow_mass_delete).await?, server_time))
+        let live = sync.live_airtable_ids().await?;
+        self.fetch_returned(sync, client, &alive, &live).await?;
+        Ok((self.deletions(&alive, live, allow_mass_delete)?, server_time))
+    }
+
+    /// Records the sweep saw that the store lacks or holds as deleted — restored from Airtable's
+    /// trash, or missed — are fetched by id: their modified time may be older than the watermark.
+    async fn fetch_returned(
+        &mut self,
+        sync: &mut dyn CatalogSync,
+        client: &AirtableClient,
+        alive: &HashSet<String>,
+        live: &[String],
+    ) -> Result<(), SyncError> {
+        let live: HashSet<&String> = live.iter().collect();
+        let mut returned: Vec<&String> = alive.iter().filter(|id| !live.contains(id) && !self.listed.contains(*id)).collect();
+        returned.sort();
+        let fields: Vec<String> = self.mapping.fields.iter().map(|f| f.field_id.clone()).collect();
+        for chunk in returned.chunks(RECORDS_BY_ID) {
+            let ids: Vec<String> = chunk.iter().map(|id| format!("RECORD_ID()='{id}'")).collect();
+            let query = ListQuery { fields: fields.clone(), filter: Some(format!("OR({})", ids.join(","))) };
+            let mut pages = self.listen(client, query);
+            while let Some(page) = pages.recv().await {
+                self.take_page(sync, page?.records).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Starts the listing in its own task, so the next page is fetched while this one is written.
@@ -281,7 +311,7 @@ impl<'a> Listing<'a> {
         let mut batch = Vec::with_capacity(records.len());
         let mut problems = Vec::new();
         for raw in records {
-            if !self.seen.insert(raw.id.clone()) {
+            if !self.listed.insert(raw.id.clone()) {
                 // Listed again after an iterator restart: written already, unless it changed.
                 self.counts.read -= 1;
             }
@@ -322,26 +352,27 @@ impl<'a> Listing<'a> {
     }
 
     /// Lists only record ids (the primary field, the smallest request) to learn the live set.
-    async fn sweep_ids(&mut self, client: &AirtableClient) -> Result<(), SyncError> {
+    async fn sweep_ids(&mut self, client: &AirtableClient) -> Result<HashSet<String>, SyncError> {
         let query = ListQuery { fields: vec![self.mapping.primary_field_id.clone()], filter: None };
         let mut pages = self.listen(client, query);
+        let mut alive = HashSet::new();
         while let Some(page) = pages.recv().await {
-            self.seen.extend(page?.records.into_iter().map(|r| r.id));
+            alive.extend(page?.records.into_iter().map(|r| r.id));
             self.pages += 1;
         }
-        Ok(())
+        Ok(alive)
     }
 
     /// Stored live records the completed listing did not see were deleted in Airtable.
-    async fn deletions(&self, sync: &mut dyn CatalogSync, allow_mass_delete: bool) -> Result<Vec<String>, SyncError> {
-        let live = sync.live_airtable_ids().await?;
-        let gone: Vec<String> = live.iter().filter(|id| !self.seen.contains(*id)).cloned().collect();
-        let share = gone.len() as f64 / live.len().max(1) as f64;
+    fn deletions(&self, alive: &HashSet<String>, live: Vec<String>, allow_mass_delete: bool) -> Result<Vec<String>, SyncError> {
+        let live_count = live.len();
+        let gone: Vec<String> = live.into_iter().filter(|id| !alive.contains(id)).collect();
+        let share = gone.len() as f64 / live_count.max(1) as f64;
         if share > MASS_DELETE_SHARE && !allow_mass_delete {
             return Err(SyncError::MassDeletion {
                 table: self.mapping.catalog.name.clone(),
                 would: gone.len(),
-                live: live.len(),
+                live: live_count,
                 percent: share * 100.0,
             });
         }
