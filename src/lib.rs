@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod dev;
 pub mod gtin;
 pub mod product;
 pub mod source;
