@@ -894,3 +894,35 @@ fn fixtures_with_broken_references_are_refused_with_a_reason() {
     assert!(sim.update_record(BASE, "Products", &rec("P1"), fields(json!({"Brand": [rec("P2")]}))).is_err());
     assert!(sim.update_record(BASE, "Nope", &rec("P1"), Map::new()).is_err());
 }
+
+/// Kills the child process when dropped, so a failed assertion leaves no server behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn catsync_dev_airtable_sim_serves_the_sample_base() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_catsync"))
+        .args(["dev", "airtable-sim", "--listen", "127.0.0.1:0", "--penalty-seconds", "1"])
+        .current_dir(dir.path())
+        .env_remove("CATSYNC_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let mut lines = std::io::BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let url = lines.next().unwrap().unwrap().strip_prefix("url: ").unwrap().to_string();
+    let token = lines.next().unwrap().unwrap().strip_prefix("token: ").unwrap().to_string();
+    assert_eq!(token, catsync::dev::airtable_sim::DEV_TOKEN);
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{url}/v0/appCATALOG0000001/Products?maxRecords=3")).bearer_auth(&token).send().await;
+    let page: Value = page.unwrap().json().await.unwrap();
+    assert_eq!(page["records"].as_array().unwrap().len(), 3);
+}

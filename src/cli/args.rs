@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use super::dev::DevCommand;
 use crate::source::feed::FeedMode;
 
 const EXAMPLES: &str = "\
@@ -91,6 +92,11 @@ the file as ${AIRTABLE_TOKEN}, never in clear.")]
     /// compare the config with the Airtable schema (fields renamed, added or removed).
     #[command(after_help = "Examples:\n  catsync check\n  catsync --config prod.toml check")]
     Check,
+    /// Development tools: local stand-ins for outside services (catsync dev airtable-sim).
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
 }
 
 #[derive(Debug, Args)]

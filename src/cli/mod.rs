@@ -4,6 +4,7 @@
 pub mod args;
 mod check;
 mod demo;
+mod dev;
 mod display;
 mod errors;
 mod import;
@@ -110,6 +111,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             Command::Errors(a) => errors::run(&settings, a).await,
             Command::Demo(a) => demo::run(&settings, a).await,
             Command::Check => check::run(&settings).await,
+            Command::Dev { command } => dev::run(command).await,
         }
         .context(format!("catsync {} failed", command_name(&cli.command)))
     }
@@ -133,5 +135,6 @@ fn command_name(c: &Command) -> &'static str {
         Command::Errors(_) => "errors",
         Command::Demo(_) => "demo",
         Command::Check => "check",
+        Command::Dev { .. } => "dev",
     }
 }
