@@ -59,6 +59,10 @@ async fn first_sync_copies_every_record_and_a_second_writes_nothing(t: &TestStor
     assert_eq!(report(&reports, "brands").counts.inserted, 7);
     world.assert_store_matches(t.store.as_ref(), "products").await;
     world.assert_store_matches(t.store.as_ref(), "brands").await;
+    let mapping = world.mapping("products").await;
+    let rows = t.store.catalog_records(&mapping.catalog).await.unwrap();
+    let created = rows.iter().find(|r| r.record.airtable_id == record_id(61)).unwrap().record.created_time;
+    assert_eq!(created.to_rfc3339(), "2025-01-02T00:01:01+00:00", "createdTime is kept");
 
     let again = world.sync(t.store.as_ref(), SyncOptions::default()).await;
     let products = report(&again, "products");

@@ -206,8 +206,8 @@ impl AirtableWorld {
         let mut live = self.sim.record_ids(BASE, &mapping.table_name);
         live.sort();
         for id in &live {
-            let expected = convert_record(&mapping, &self.raw_record(&mapping, id)).0;
             let row = rows.get(id.as_str()).unwrap_or_else(|| panic!("{into}: record {id} is missing from the store"));
+            let expected = convert_record(&mapping, &self.raw_record(&mapping, id, row)).0;
             assert_eq!(row.deleted_at, None, "{into}: live record {id} is marked deleted");
             assert_eq!(row.record, expected, "{into}: record {id} differs from Airtable");
         }
@@ -218,16 +218,18 @@ impl AirtableWorld {
         }
     }
 
-    /// The record as a listing with `returnFieldsByFieldId` returns it.
-    fn raw_record(&self, mapping: &TableMapping, id: &str) -> RawRecord {
+    /// The record as a listing with `returnFieldsByFieldId` returns it. The simulator does not
+    /// expose creation times, so the stored one is used (first sync tests check it separately).
+    fn raw_record(&self, mapping: &TableMapping, id: &str, row: &StoredCatalogRecord) -> RawRecord {
         let record = self.sim.record(BASE, &mapping.table_name, id).unwrap();
-        let by_name = record["fields"].as_object().cloned().unwrap_or_default();
+        let by_name = record.as_object().cloned().unwrap_or_default();
         let fields = mapping
             .fields
             .iter()
             .filter_map(|f| by_name.get(&f.field_name).map(|v| (f.field_id.clone(), v.clone())))
             .collect();
-        RawRecord { id: id.to_string(), created_time: record["createdTime"].as_str().unwrap().to_string(), fields }
+        let created_time = row.record.created_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        RawRecord { id: id.to_string(), created_time, fields }
     }
 
 }
