@@ -19,8 +19,16 @@ pub fn catalog_record_id(airtable_id: &str) -> Uuid {
 }
 
 /// Column names every catalog table has; a mapped column may not take them.
-pub const RESERVED_COLUMNS: &[&str] =
-    &["id", "airtable_id", "airtable_created_time", "content_hash", "row_version", "first_synced_at", "updated_at", "deleted_at"];
+pub const RESERVED_COLUMNS: &[&str] = &[
+    "id",
+    "airtable_id",
+    "airtable_created_time",
+    "content_hash",
+    "row_version",
+    "first_synced_at",
+    "updated_at",
+    "deleted_at",
+];
 
 /// The type of a single value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,7 +58,8 @@ impl ScalarType {
         }
     }
 
-    const ALL: [ScalarType; 8] = [
+    /// Every scalar type, in the order error messages list them.
+    pub const ALL: [ScalarType; 8] = [
         ScalarType::Text,
         ScalarType::Integer,
         ScalarType::Numeric,

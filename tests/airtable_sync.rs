@@ -2,6 +2,7 @@
 //! incremental syncs, edits during a listing, deletes and restores, renamed fields, faults and
 //! 429 storms — and after each, the store equals Airtable row for row.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -14,30 +15,7 @@ use common::airtable::{field, record_id, report, AirtableWorld, BASE};
 use common::TestStore;
 use serde_json::json;
 
-macro_rules! airtable_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let t = super::common::TestStore::sqlite().await;
-                    super::$name(&t).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(t) = super::common::TestStore::postgres("upsert").await else { return };
-                    super::$name(&t).await;
-                }
-            )*
-        }
-    };
-}
-
-airtable_tests!(
+backend_tests!(
     first_sync_copies_every_record_and_a_second_writes_nothing,
     incremental_sync_picks_up_edits_creations_and_link_changes,
     an_edit_during_a_long_listing_is_not_lost,

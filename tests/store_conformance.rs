@@ -1,6 +1,7 @@
 //! The `Store` contract, written once and run against every backend: SQLite, PostgreSQL through
 //! COPY + merge, and PostgreSQL through the batched-upsert path CockroachDB uses.
 
+#[macro_use]
 mod common;
 
 use catsync::control::{ErrorType, RunStatus};
@@ -12,39 +13,7 @@ fn dec(s: &str) -> rust_decimal::Decimal {
     s.parse().unwrap()
 }
 
-macro_rules! store_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let t = super::common::TestStore::sqlite().await;
-                    super::$name(&t).await;
-                }
-            )*
-        }
-        mod postgres_copy {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(t) = super::common::TestStore::postgres("copy").await else { return };
-                    super::$name(&t).await;
-                }
-            )*
-        }
-        mod postgres_upsert {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(t) = super::common::TestStore::postgres("upsert").await else { return };
-                    super::$name(&t).await;
-                }
-            )*
-        }
-    };
-}
-
-store_tests!(
+backend_tests!(
     schema_is_created_once_and_reports_its_version,
     first_import_inserts_every_row_with_deterministic_ids,
     reimport_of_unchanged_feed_writes_nothing,

@@ -4,6 +4,7 @@
 //! CockroachDB through one code path that branches on the detected `Dialect` only where the two
 //! differ. Each backend owns its SQL and its migrations; nothing outside `store/` writes SQL.
 
+mod catalog;
 mod known;
 pub mod postgres;
 pub mod sqlite;
@@ -138,18 +139,27 @@ pub trait Store: Send + Sync {
     /// One source's `sync_control` row, if it ever ran.
     async fn source_status(&self, source: &str) -> Result<Option<SourceStatus>, StoreError>;
 
-    /// Creates the table of a catalog table and its link tables, or adds columns the config
-    /// gained. A column whose stored type differs is an error naming both types.
+    /// Creates the table of a catalog table and its link tables (`<table>__<column>`), or adds the
+    /// columns and link tables the config gained; columns the config dropped are left alone.
+    /// Idempotent, and safe to run concurrently with itself. Names are validated again (a bad or
+    /// reserved name, or a column whose stored type differs, is `StoreError::CatalogSchema` with
+    /// what to change in catsync.toml).
     async fn prepare_catalog_table(&self, table: &CatalogTable) -> Result<(), StoreError>;
 
-    /// Starts a sync of a prepared catalog table.
-    async fn begin_catalog_sync(&self, table: &CatalogTable, run: &RunRecord)
-        -> Result<Box<dyn CatalogSync>, StoreError>;
+    /// Starts a sync of a prepared catalog table; `run` was recorded by `start_run`, and `commit`
+    /// finishes it.
+    async fn begin_catalog_sync(
+        &self,
+        table: &CatalogTable,
+        run: &RunRecord,
+    ) -> Result<Box<dyn CatalogSync>, StoreError>;
 
-    /// Every row of a catalog table, deleted ones included, ordered by Airtable id.
+    /// Every row of a catalog table, deleted ones included, ordered by Airtable id (byte order,
+    /// whatever the database's collation).
     async fn catalog_records(&self, table: &CatalogTable) -> Result<Vec<StoredCatalogRecord>, StoreError>;
 
-    /// The link rows of a `links` column, ordered by record id and position.
+    /// The link rows of a `links` column, ordered by record id (byte order of the UUID, which is also
+    /// the order of its hyphenated text) and position.
     async fn catalog_links(&self, table: &CatalogTable, column: &str) -> Result<Vec<CatalogLink>, StoreError>;
 
     /// Most recent runs first.
@@ -175,7 +185,7 @@ pub enum StoreError {
     Database { context: String, reason: String, retryable: bool },
     #[error("refusing to deactivate {would} of {active} active products of {distributor} ({percent:.0}%, more than 20%): the file looks truncated or incomplete; nothing was changed. If the distributor really dropped them, re-run with --allow-mass-deactivate")]
     MassDeactivation { distributor: String, would: u64, active: u64, percent: f64 },
-    #[error("store table {table}: {reason}")]
+    #[error("store table {table:?}: {reason}")]
     CatalogSchema { table: String, reason: String },
     #[error(
         "the store's schema is at version {found}, newer than this catsync understands ({supported}); upgrade catsync"

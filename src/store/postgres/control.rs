@@ -118,30 +118,34 @@ pub async fn record_failure(c: &impl GenericClient, source: &str, errors: i64) -
     Ok(())
 }
 
+const SOURCE_COLUMNS: &str = "source_table, last_sync_time, watermark, records_processed, success_count, error_count, \
+                              metrics, created_at, updated_at";
+
 pub async fn sources(c: &impl GenericClient) -> Result<Vec<SourceStatus>, StoreError> {
-    let rows = c
-        .query(
-            "SELECT source_table, last_sync_time, watermark, records_processed, success_count, error_count, metrics,
-                    created_at, updated_at
-               FROM sync_control ORDER BY source_table",
-            &[],
-        )
-        .await
-        .map_err(db_err("reading sync_control"))?;
-    Ok(rows
-        .iter()
-        .map(|r| SourceStatus {
-            source_table: r.get(0),
-            last_sync_time: r.get(1),
-            watermark: r.get(2),
-            records_processed: r.get(3),
-            success_count: r.get(4),
-            error_count: r.get(5),
-            metrics: r.get(6),
-            created_at: r.get(7),
-            updated_at: r.get(8),
-        })
-        .collect())
+    let sql = format!("SELECT {SOURCE_COLUMNS} FROM sync_control ORDER BY source_table");
+    let rows = c.query(sql.as_str(), &[]).await.map_err(db_err("reading sync_control"))?;
+    Ok(rows.iter().map(source_from_row).collect())
+}
+
+/// One source's `sync_control` row, if it has one.
+pub async fn source_status(c: &impl GenericClient, source: &str) -> Result<Option<SourceStatus>, StoreError> {
+    let sql = format!("SELECT {SOURCE_COLUMNS} FROM sync_control WHERE source_table = $1");
+    let row = c.query_opt(sql.as_str(), &[&source]).await.map_err(db_err("reading sync_control"))?;
+    Ok(row.as_ref().map(source_from_row))
+}
+
+fn source_from_row(r: &Row) -> SourceStatus {
+    SourceStatus {
+        source_table: r.get(0),
+        last_sync_time: r.get(1),
+        watermark: r.get(2),
+        records_processed: r.get(3),
+        success_count: r.get(4),
+        error_count: r.get(5),
+        metrics: r.get(6),
+        created_at: r.get(7),
+        updated_at: r.get(8),
+    }
 }
 
 pub async fn runs(c: &impl GenericClient, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {

@@ -16,13 +16,12 @@ use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Utc};
 use futures_util::{pin_mut, TryStreamExt};
 use rust_decimal::Decimal;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{accepts, to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, GenericClient};
 use uuid::Uuid;
 
 use super::connect::ImportPath;
-use super::{control, db_err, placeholders};
+use super::{control, copy_in, db_err, placeholders};
 use crate::control::{RunCounts, SyncErrorRecord};
 use crate::product::DistributorProduct;
 use crate::store::known::KnownProducts;
@@ -108,35 +107,11 @@ impl PgFeedImport {
         })
     }
 
-    /// Streams rows with binary COPY (no text parsing on the server); `values` lists one row.
-    async fn copy<'a>(
-        &self,
-        statement: &str,
-        types: &[Type],
-        rows: usize,
-        values: impl Fn(usize, &mut Vec<&'a (dyn ToSql + Sync)>),
-    ) -> Result<(), StoreError> {
-        if rows == 0 {
-            return Ok(());
-        }
-        let sink = self.client.copy_in(statement).await.map_err(db_err("starting COPY"))?;
-        let writer = BinaryCopyInWriter::new(sink, types);
-        pin_mut!(writer);
-        let mut row = Vec::with_capacity(types.len());
-        for i in 0..rows {
-            row.clear();
-            values(i, &mut row);
-            writer.as_mut().write(&row).await.map_err(db_err("copying rows"))?;
-        }
-        writer.finish().await.map_err(db_err("finishing COPY"))?;
-        Ok(())
-    }
-
     async fn copy_into_stage(&self, products: &[DistributorProduct]) -> Result<(), StoreError> {
         let statement = format!("COPY catsync_feed_stage (id, {PRODUCT_COLUMNS}, line) FROM STDIN (FORMAT binary)");
         let types: Vec<Type> = [Type::UUID].into_iter().chain(PRODUCT_TYPES).chain([Type::INT8]).collect();
         let (attributes, lines) = (attributes_of(products), lines_of(products));
-        self.copy(&statement, &types, products.len(), |i, row| {
+        copy_in(&self.client, &statement, &types, products.len(), |i, row| {
             row.push(&products[i].id);
             product_values(&products[i], &attributes[i], row);
             row.push(&lines[i]);
@@ -155,7 +130,7 @@ impl PgFeedImport {
             .chain([Type::INT8, Type::TIMESTAMPTZ, Type::TIMESTAMPTZ, Type::TIMESTAMPTZ])
             .collect();
         let attributes = attributes_of(products);
-        self.copy(&statement, &types, products.len(), |i, row| {
+        copy_in(&self.client, &statement, &types, products.len(), |i, row| {
             row.extend_from_slice(&[&products[i].id, &self.distributor]);
             product_values(&products[i], &attributes[i], row);
             row.extend_from_slice(&[&FIRST_VERSION, &self.run_ts, &self.run_ts, &self.run_ts]);

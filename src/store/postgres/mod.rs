@@ -5,6 +5,7 @@
 //! temporary tables by default). Every transaction goes through `retry`, which reruns it on
 //! SQLSTATE 40001/40P01. No advisory locks, no LISTEN/NOTIFY.
 
+mod catalog;
 mod connect;
 mod control;
 mod import;
@@ -14,11 +15,15 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::pin_mut;
 use tokio::sync::Mutex;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
-use super::{Backend, FeedImport, Store, StoreError, StoreInfo, StoredDistributorProduct};
+use super::{Backend, CatalogSync, FeedImport, Store, StoreError, StoreInfo, StoredDistributorProduct};
+use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
 use crate::control::{RunRecord, SourceStatus, SyncErrorRecord};
 use connect::ImportPath;
 use connect::PgConnect;
@@ -72,6 +77,53 @@ where
             other => return other,
         }
     }
+}
+
+/// Runs `work` in a transaction on `c`, rolled back on any error and rerun whole on serialization
+/// conflicts (see `retry`). The connection is left outside any transaction either way.
+pub(crate) async fn in_transaction<T, F, Fut>(c: &Client, context: &'static str, work: F) -> Result<T, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    retry(|| async {
+        c.batch_execute("BEGIN").await.map_err(db_err("starting a transaction"))?;
+        match work().await {
+            Ok(value) => {
+                c.batch_execute("COMMIT").await.map_err(db_err(context))?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = c.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    })
+    .await
+}
+
+/// Streams rows with binary COPY (no text parsing on the server); `values` lists row `i`.
+pub(crate) async fn copy_in<'a>(
+    c: &Client,
+    statement: &str,
+    types: &[Type],
+    rows: usize,
+    values: impl Fn(usize, &mut Vec<&'a (dyn ToSql + Sync)>),
+) -> Result<(), StoreError> {
+    if rows == 0 {
+        return Ok(());
+    }
+    let sink = c.copy_in(statement).await.map_err(db_err("starting COPY"))?;
+    let writer = BinaryCopyInWriter::new(sink, types);
+    pin_mut!(writer);
+    let mut row = Vec::with_capacity(types.len());
+    for i in 0..rows {
+        row.clear();
+        values(i, &mut row);
+        writer.as_mut().write(&row).await.map_err(db_err("copying rows"))?;
+    }
+    writer.finish().await.map_err(db_err("finishing COPY"))?;
+    Ok(())
 }
 
 /// A cheap non-cryptographic random number for backoff jitter.
@@ -129,22 +181,10 @@ impl Store for PgStore {
     async fn fail_run(&self, run: &RunRecord, errors: Vec<SyncErrorRecord>) -> Result<(), StoreError> {
         let client = self.client.lock().await;
         let c = &*client;
-        retry(|| async {
-            c.batch_execute("BEGIN").await.map_err(db_err("starting a transaction"))?;
-            let written = async {
-                control::finish_run(c, run).await?;
-                control::insert_errors(c, &errors).await?;
-                control::record_failure(c, &run.source, errors.len() as i64).await
-            }
-            .await;
-            match written {
-                Ok(()) => c.batch_execute("COMMIT").await.map_err(db_err("committing a failed run")),
-                Err(e) => {
-                    // The connection is shared: leave it outside any transaction.
-                    let _ = c.batch_execute("ROLLBACK").await;
-                    Err(e)
-                }
-            }
+        in_transaction(c, "committing a failed run", || async {
+            control::finish_run(c, run).await?;
+            control::insert_errors(c, &errors).await?;
+            control::record_failure(c, &run.source, errors.len() as i64).await
         })
         .await
     }
@@ -165,6 +205,31 @@ impl Store for PgStore {
 
     async fn sources(&self) -> Result<Vec<SourceStatus>, StoreError> {
         control::sources(&*self.client.lock().await).await
+    }
+
+    async fn source_status(&self, source: &str) -> Result<Option<SourceStatus>, StoreError> {
+        control::source_status(&*self.client.lock().await, source).await
+    }
+
+    async fn prepare_catalog_table(&self, table: &CatalogTable) -> Result<(), StoreError> {
+        catalog::prepare(&*self.client.lock().await, table).await
+    }
+
+    async fn begin_catalog_sync(
+        &self,
+        table: &CatalogTable,
+        _run: &RunRecord,
+    ) -> Result<Box<dyn CatalogSync>, StoreError> {
+        let client = self.connect.connect().await?;
+        Ok(Box::new(catalog::PgCatalogSync::begin(client, self.import_path, table)?))
+    }
+
+    async fn catalog_records(&self, table: &CatalogTable) -> Result<Vec<StoredCatalogRecord>, StoreError> {
+        catalog::records(&*self.client.lock().await, table).await
+    }
+
+    async fn catalog_links(&self, table: &CatalogTable, column: &str) -> Result<Vec<CatalogLink>, StoreError> {
+        catalog::links(&*self.client.lock().await, table, column).await
     }
 
     async fn runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {

@@ -1,6 +1,6 @@
 //! The control tables in SQLite: runs, errors and per-source progress.
 
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{db_err, parse_ts, ts};
 use crate::control::{ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SourceStatus, SyncErrorRecord};
@@ -108,31 +108,41 @@ pub fn record_failure(conn: &Connection, source: &str, errors: i64) -> Result<()
     Ok(())
 }
 
+const SOURCE_COLUMNS: &str = "source_table, last_sync_time, watermark, records_processed, success_count, error_count, \
+                              metrics, created_at, updated_at";
+
 pub fn sources(conn: &Connection) -> Result<Vec<SourceStatus>, StoreError> {
     let mut stmt = conn
-        .prepare(
-            "SELECT source_table, last_sync_time, watermark, records_processed, success_count, error_count, metrics,
-                    created_at, updated_at
-               FROM sync_control ORDER BY source_table",
-        )
+        .prepare(&format!("SELECT {SOURCE_COLUMNS} FROM sync_control ORDER BY source_table"))
         .map_err(db_err("reading sync_control"))?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(SourceStatus {
-                source_table: r.get(0)?,
-                last_sync_time: r.get::<_, Option<String>>(1)?.as_deref().map(parse_ts).transpose()?,
-                watermark: r.get(2)?,
-                records_processed: r.get(3)?,
-                success_count: r.get(4)?,
-                error_count: r.get(5)?,
-                metrics: json(r, 6)?,
-                created_at: parse_ts(&r.get::<_, String>(7)?)?,
-                updated_at: parse_ts(&r.get::<_, String>(8)?)?,
-            })
-        })
-        .and_then(Iterator::collect)
-        .map_err(db_err("reading sync_control"))?;
+    let rows =
+        stmt.query_map([], source_from_row).and_then(Iterator::collect).map_err(db_err("reading sync_control"))?;
     Ok(rows)
+}
+
+/// One source's `sync_control` row, if it has one.
+pub fn source_status(conn: &Connection, source: &str) -> Result<Option<SourceStatus>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {SOURCE_COLUMNS} FROM sync_control WHERE source_table = ?1"),
+        [source],
+        source_from_row,
+    )
+    .optional()
+    .map_err(db_err("reading sync_control"))
+}
+
+fn source_from_row(r: &Row) -> rusqlite::Result<SourceStatus> {
+    Ok(SourceStatus {
+        source_table: r.get(0)?,
+        last_sync_time: r.get::<_, Option<String>>(1)?.as_deref().map(parse_ts).transpose()?,
+        watermark: r.get(2)?,
+        records_processed: r.get(3)?,
+        success_count: r.get(4)?,
+        error_count: r.get(5)?,
+        metrics: json(r, 6)?,
+        created_at: parse_ts(&r.get::<_, String>(7)?)?,
+        updated_at: parse_ts(&r.get::<_, String>(8)?)?,
+    })
 }
 
 pub fn runs(conn: &Connection, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
