@@ -55,7 +55,8 @@ async fn sample_sim() -> (AirtableSim, SimServer) {
 async fn init_then_sync_types_every_field_and_check_reports_drift() {
     let (sim, server) = sample_sim().await;
     let dir = tempfile::tempdir().unwrap();
-    let init = catsync_async(dir.path(), &["init", "--airtable-base", SAMPLE_BASE_ID, "--airtable-url", &server.url()]).await;
+    let init =
+        catsync_async(dir.path(), &["init", "--airtable-base", SAMPLE_BASE_ID, "--airtable-url", &server.url()]).await;
     assert_eq!(init.status.code(), Some(0), "{}", text(&init));
     let written = std::fs::read_to_string(dir.path().join("catsync.toml")).unwrap();
     assert!(written.contains("token = \"${AIRTABLE_TOKEN}\"") && !written.contains(TOKEN), "{written}");
@@ -71,22 +72,35 @@ async fn init_then_sync_types_every_field_and_check_reports_drift() {
     // Every column holds values of its type somewhere: no field type is lost.
     std::env::set_var("AIRTABLE_TOKEN", TOKEN);
     let config = Config::load(&dir.path().join("catsync.toml")).unwrap();
-    let store = catsync::store::open(&format!("sqlite://{}", dir.path().join("catsync-data/catsync.db").display())).await.unwrap();
-    let client = catsync::source::airtable::AirtableClient::new(&server.url(), config.airtable.as_ref().unwrap().token.clone(), Default::default());
+    let store = catsync::store::open(&format!("sqlite://{}", dir.path().join("catsync-data/catsync.db").display()))
+        .await
+        .unwrap();
+    let client = catsync::source::airtable::AirtableClient::new(
+        &server.url(),
+        config.airtable.as_ref().unwrap().token.clone(),
+        Default::default(),
+    );
     let schema = client.base_schema(SAMPLE_BASE_ID).await.unwrap();
     for section in &config.airtable.as_ref().unwrap().tables {
         let mapping = TableMapping::resolve(section, &schema).unwrap();
         let rows = store.catalog_records(&mapping.catalog).await.unwrap();
         for (i, column) in mapping.catalog.columns.iter().enumerate() {
             let typed = rows.iter().any(|r| value_fits(&r.record.values[i], column.ty));
-            let all_fit = rows.iter().all(|r| r.record.values[i] == CellValue::Null || value_fits(&r.record.values[i], column.ty));
+            let all_fit = rows
+                .iter()
+                .all(|r| r.record.values[i] == CellValue::Null || value_fits(&r.record.values[i], column.ty));
             assert!(all_fit, "{}.{} holds a value of another type", mapping.catalog.name, column.name);
-            assert!(typed, "{}.{} ({}, from {}) has no value in any row", mapping.catalog.name, column.name, column.ty, mapping.fields[i].airtable_type);
+            assert!(
+                typed,
+                "{}.{} ({}, from {}) has no value in any row",
+                mapping.catalog.name, column.name, column.ty, mapping.fields[i].airtable_type
+            );
         }
     }
     let errors = store.sync_errors(500).await.unwrap();
     assert!(
-        errors.iter().any(|e| e.error_type == ErrorType::Warning && (e.error_message.contains("#ERROR!") || e.error_message.contains("NaN"))),
+        errors.iter().any(|e| e.error_type == ErrorType::Warning
+            && (e.error_message.contains("#ERROR!") || e.error_message.contains("NaN"))),
         "failed formulas are recorded as warnings"
     );
 
@@ -104,7 +118,12 @@ async fn init_then_sync_types_every_field_and_check_reports_drift() {
     let check = catsync_async(dir.path(), &["check"]).await;
     assert_eq!(check.status.code(), Some(1), "{}", text(&check));
     assert!(text(&check).contains("CANNOT SYNC") && text(&check).contains("no longer exists"), "{}", text(&check));
-    sim.add_field(SAMPLE_BASE_ID, "Brands", serde_json::json!({"name": "Founded", "type": "number", "options": {"precision": 0}})).unwrap();
+    sim.add_field(
+        SAMPLE_BASE_ID,
+        "Brands",
+        serde_json::json!({"name": "Founded", "type": "number", "options": {"precision": 0}}),
+    )
+    .unwrap();
     let check = catsync_async(dir.path(), &["check"]).await;
     assert!(text(&check).contains("field \"Founded\""), "{}", text(&check));
 }
@@ -151,7 +170,11 @@ async fn token_and_quota_problems_say_what_to_fix_and_never_show_the_token() {
     .await
     .unwrap();
     assert_eq!(wrong.status.code(), Some(1));
-    assert!(text(&wrong).contains("refused the token") && !text(&wrong).contains("patWRONGTOKEN0001.ffff"), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("refused the token") && !text(&wrong).contains("patWRONGTOKEN0001.ffff"),
+        "{}",
+        text(&wrong)
+    );
     world.sim.set_billing_exhausted(true);
     let quota = catsync_async(dir.path(), &["sync"]).await;
     assert_eq!(quota.status.code(), Some(1));
@@ -167,7 +190,10 @@ async fn killed_sync_resumes_without_loss(t: &TestStore) {
         if round == 1 {
             for i in 0..200 {
                 let name = serde_json::json!({"Name": format!("Renamed {i}")});
-                world.sim.update_record(BASE, "Products", &record_id(i * 7), name.as_object().unwrap().clone()).unwrap();
+                world
+                    .sim
+                    .update_record(BASE, "Products", &record_id(i * 7), name.as_object().unwrap().clone())
+                    .unwrap();
             }
         }
         let before = t.store.source_status("airtable:products").await.unwrap().and_then(|s| s.watermark);
@@ -180,7 +206,8 @@ async fn killed_sync_resumes_without_loss(t: &TestStore) {
         loop {
             let runs = t.store.runs(Some("airtable:products"), 1).await.unwrap();
             let running = runs.first().is_some_and(|r| r.status == RunStatus::Running);
-            if running && started.elapsed() > Duration::from_millis(1200) || started.elapsed() > Duration::from_secs(20) {
+            if running && started.elapsed() > Duration::from_millis(1200) || started.elapsed() > Duration::from_secs(20)
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

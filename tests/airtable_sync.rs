@@ -48,7 +48,8 @@ async fn first_sync_copies_every_record_and_a_second_writes_nothing(t: &TestStor
     assert_eq!((products.counts.inserted, products.counts.updated), (0, 0), "{products:?}");
     let rate_limited = world.sim.requests().iter().filter(|r| r.status == 429).count();
     assert_eq!(rate_limited, 0, "a normal run trips no 429");
-    let listings: Vec<String> = world.sim.requests().iter().filter(|r| r.path.ends_with("PRODUCTS000000")).map(|r| r.query.clone()).collect();
+    let listings: Vec<String> =
+        world.sim.requests().iter().filter(|r| r.path.ends_with("PRODUCTS000000")).map(|r| r.query.clone()).collect();
     assert!(listings.last().unwrap().contains("filterByFormula=OR%28IS_SAME%28LAST_MODIFIED_TIME"), "{listings:?}");
     assert!(listings.iter().all(|q| q.contains("returnFieldsByFieldId=true")));
 }
@@ -57,8 +58,12 @@ async fn incremental_sync_picks_up_edits_creations_and_link_changes(t: &TestStor
     let world = AirtableWorld::new(120, 4).await;
     world.sync(t.store.as_ref(), SyncOptions::default()).await;
     world.sim.update_record(BASE, "Products", &record_id(5), fields(json!({"Price": 10.5, "In stock": null}))).unwrap();
-    world.sim.update_record(BASE, "Products", &record_id(6), fields(json!({"Brand": [common::airtable::brand_id(3)]}))).unwrap();
-    let created = world.sim.create_record(BASE, "Products", fields(json!({"Name": "New saw", "SKU": "SAW-1"}))).unwrap();
+    world
+        .sim
+        .update_record(BASE, "Products", &record_id(6), fields(json!({"Brand": [common::airtable::brand_id(3)]})))
+        .unwrap();
+    let created =
+        world.sim.create_record(BASE, "Products", fields(json!({"Name": "New saw", "SKU": "SAW-1"}))).unwrap();
     let reports = world.sync(t.store.as_ref(), SyncOptions::default()).await;
     let products = report(&reports, "products");
     assert_eq!(products.mode, "incremental");
@@ -95,7 +100,10 @@ async fn an_edit_during_a_long_listing_is_not_lost(t: &TestStore) {
         while !world.sim.requests().iter().any(|r| r.path.ends_with("PRODUCTS000000") && r.status == 200) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        world.sim.update_record(BASE, "Products", &record_id(0), fields(json!({"Name": "Renamed during the listing"}))).unwrap();
+        world
+            .sim
+            .update_record(BASE, "Products", &record_id(0), fields(json!({"Name": "Renamed during the listing"})))
+            .unwrap();
     };
     let (reports, ()) = tokio::join!(sync, edit);
     assert_eq!(report(&reports, "products").status, RunStatus::Succeeded);
@@ -150,7 +158,9 @@ async fn a_reconcile_that_would_delete_too_much_is_refused(t: &TestStore) {
     let rows = t.store.catalog_records(&mapping.catalog).await.unwrap();
     assert!(rows.iter().all(|r| r.deleted_at.is_none()));
     assert_eq!(t.store.source_status("airtable:products").await.unwrap().unwrap().watermark, watermark);
-    let allowed = world.sync(t.store.as_ref(), SyncOptions { reconcile: true, allow_mass_delete: true, ..SyncOptions::default() }).await;
+    let allowed = world
+        .sync(t.store.as_ref(), SyncOptions { reconcile: true, allow_mass_delete: true, ..SyncOptions::default() })
+        .await;
     assert_eq!(report(&allowed, "products").counts.deactivated, 30);
     world.assert_store_matches(t.store.as_ref(), "products").await;
 }
@@ -221,7 +231,8 @@ async fn links_fill_the_link_table_in_order(t: &TestStore) {
     let brands = world.mapping("brands").await;
     let links = t.store.catalog_links(&brands.catalog, "product_ids").await.unwrap();
     assert_eq!(links.len(), 12);
-    let brand0: Vec<_> = links.iter().filter(|l| l.record_id == catalog_record_id(&common::airtable::brand_id(0))).collect();
+    let brand0: Vec<_> =
+        links.iter().filter(|l| l.record_id == catalog_record_id(&common::airtable::brand_id(0))).collect();
     let expected: Vec<_> = [0, 3, 6, 9].iter().map(|p| catalog_record_id(&record_id(*p))).collect();
     assert_eq!(brand0.iter().map(|l| l.linked_id).collect::<Vec<_>>(), expected);
     assert_eq!(brand0.iter().map(|l| l.position).collect::<Vec<_>>(), [0, 1, 2, 3]);
@@ -229,7 +240,10 @@ async fn links_fill_the_link_table_in_order(t: &TestStore) {
 
 async fn bad_values_are_rejected_alone_and_kept_raw(t: &TestStore) {
     let world = AirtableWorld::new(30, 2).await;
-    world.sim.update_record(BASE, "Products", &record_id(2), fields(json!({"UPC": "not a code", "Price": 12}))).unwrap();
+    world
+        .sim
+        .update_record(BASE, "Products", &record_id(2), fields(json!({"UPC": "not a code", "Price": 12})))
+        .unwrap();
     let reports = world.sync(t.store.as_ref(), SyncOptions::default()).await;
     let products = report(&reports, "products");
     assert_eq!(products.status, RunStatus::Succeeded);
@@ -237,7 +251,11 @@ async fn bad_values_are_rejected_alone_and_kept_raw(t: &TestStore) {
     let errors = t.store.sync_errors(50).await.unwrap();
     let error = errors.iter().find(|e| e.record_id.as_deref() == Some(&record_id(2))).unwrap();
     assert_eq!(error.error_type, ErrorType::Rejected);
-    assert!(error.error_message.contains("field \"UPC\"") && error.error_message.contains("not a code"), "{}", error.error_message);
+    assert!(
+        error.error_message.contains("field \"UPC\"") && error.error_message.contains("not a code"),
+        "{}",
+        error.error_message
+    );
     assert_eq!(error.record_data["record"]["fields"][field("UPC")], "not a code");
     let mapping = world.mapping("products").await;
     let rows = t.store.catalog_records(&mapping.catalog).await.unwrap();

@@ -37,16 +37,20 @@ fn demo_runs_on_embedded_defaults_and_a_second_run_writes_nothing() {
     for distributor in ["acme", "nordhandel", "pacific", "summit"] {
         assert!(out.contains(&format!("distributor {distributor}: done")), "{out}");
     }
+    for table in ["products", "brands", "suppliers"] {
+        assert!(out.contains(&format!("→ {table}: full sync done")), "{out}");
+    }
     assert!(dir.path().join("catsync-data/catsync.db").exists());
     let second = catsync(dir.path(), &["demo", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
-    for file in doc["files"].as_array().unwrap() {
+    for file in doc["files"].as_array().unwrap().iter().chain(doc["tables"].as_array().unwrap()) {
         assert_eq!(file["counts"]["inserted"], 0, "{file}");
         assert_eq!(file["counts"]["updated"], 0, "{file}");
     }
+    assert!(doc["tables"].as_array().unwrap().iter().all(|t| t["mode"] == "incremental"), "{doc}");
     let status = catsync(dir.path(), &["status", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(doc["sources"].as_array().unwrap().len(), 4);
+    assert_eq!(doc["sources"].as_array().unwrap().len(), 4 + 3, "four distributors, three Airtable tables");
 }
 
 #[test]
@@ -117,7 +121,7 @@ fn store_passwords_never_reach_the_terminal() {
 
 #[test]
 fn every_command_has_help_with_examples() {
-    for cmd in ["import", "status", "errors", "demo", "check"] {
+    for cmd in ["import", "sync", "init", "status", "errors", "demo", "check", "dev"] {
         let out = Command::new(env!("CARGO_BIN_EXE_catsync")).args([cmd, "--help"]).output().unwrap();
         assert_eq!(out.status.code(), Some(0));
         assert!(stdout(&out).contains("Examples:"), "{cmd}: {}", stdout(&out));

@@ -93,6 +93,9 @@ the file as ${AIRTABLE_TOKEN}, never in clear.")]
     #[command(after_help = "Examples:\n  catsync check\n  catsync --config prod.toml check")]
     Check,
     /// Development tools: local stand-ins for outside services (catsync dev airtable-sim).
+    #[command(
+        after_help = "Examples:\n  catsync dev airtable-sim\n  catsync dev airtable-sim --base bench-base.json --listen 127.0.0.1:0"
+    )]
     Dev {
         #[command(subcommand)]
         command: DevCommand,

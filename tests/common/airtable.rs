@@ -182,7 +182,8 @@ impl AirtableWorld {
 
     pub fn client(&self) -> AirtableClient {
         let airtable = self.config.airtable.as_ref().unwrap();
-        let policy = RetryPolicy { penalty: PENALTY, first_backoff: Duration::from_millis(50), ..RetryPolicy::default() };
+        let policy =
+            RetryPolicy { penalty: PENALTY, first_backoff: Duration::from_millis(50), ..RetryPolicy::default() };
         AirtableClient::new(&airtable.api_url, airtable.token.clone(), policy)
     }
 
@@ -202,7 +203,8 @@ impl AirtableWorld {
     pub async fn assert_store_matches(&self, store: &dyn Store, into: &str) {
         let mapping = self.mapping(into).await;
         let rows = store.catalog_records(&mapping.catalog).await.unwrap();
-        let rows: BTreeMap<&str, &StoredCatalogRecord> = rows.iter().map(|r| (r.record.airtable_id.as_str(), r)).collect();
+        let rows: BTreeMap<&str, &StoredCatalogRecord> =
+            rows.iter().map(|r| (r.record.airtable_id.as_str(), r)).collect();
         let mut live = self.sim.record_ids(BASE, &mapping.table_name);
         live.sort();
         for id in &live {
@@ -231,7 +233,6 @@ impl AirtableWorld {
         let created_time = row.record.created_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         RawRecord { id: id.to_string(), created_time, fields }
     }
-
 }
 
 /// The report of one table.

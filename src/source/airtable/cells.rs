@@ -260,11 +260,9 @@ fn gtin(value: &Value) -> Converted {
 fn without_expiring_urls(mut value: Value) -> Value {
     match &mut value {
         Value::Array(items) => items.iter_mut().for_each(|item| *item = without_expiring_urls(item.take())),
-        Value::Object(o) => {
-            if o.get("id").and_then(Value::as_str).is_some_and(|id| id.starts_with("att")) {
-                o.remove("url");
-                o.remove("thumbnails");
-            }
+        Value::Object(o) if o.get("id").and_then(Value::as_str).is_some_and(|id| id.starts_with("att")) => {
+            o.remove("url");
+            o.remove("thumbnails");
         }
         _ => {}
     }

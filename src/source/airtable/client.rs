@@ -386,9 +386,14 @@ fn parse<T: serde::de::DeserializeOwned>(request: &str, body: &[u8]) -> Result<T
     serde_json::from_slice(body).map_err(|e| AirtableError::Protocol { request: request.into(), reason: e.to_string() })
 }
 
-/// Percent-encodes one path segment or query value completely, as Airtable's clients do.
+/// Everything but RFC 3986's unreserved characters: what `encodeURIComponent` leaves alone, less
+/// `!'()*`, which Airtable's docs ask to encode in formulas.
+const COMPONENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// Percent-encodes one path segment or query value.
 fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
 }
 
 fn query_string(query: &ListQuery, offset: Option<&str>) -> String {

@@ -255,8 +255,7 @@ impl<'a> Listing<'a> {
         let query = ListQuery { fields, filter: plan.filter.clone() };
         let mut pages = self.listen(client, query);
         let mut server_time = None;
-        while let Some(page) = pages.recv().await {
-            let page = page?;
+        while let Some(page) = self.next_page(&mut pages).await? {
             server_time = server_time.or(Some(page.server_time.unwrap_or(local_start - LOCAL_CLOCK_MARGIN)));
             self.take_page(sync, page.records).await?;
         }
@@ -283,27 +282,40 @@ impl<'a> Listing<'a> {
         live: &[String],
     ) -> Result<(), SyncError> {
         let live: HashSet<&String> = live.iter().collect();
-        let mut returned: Vec<&String> = alive.iter().filter(|id| !live.contains(id) && !self.listed.contains(*id)).collect();
+        let mut returned: Vec<&String> =
+            alive.iter().filter(|id| !live.contains(id) && !self.listed.contains(*id)).collect();
         returned.sort();
         let fields: Vec<String> = self.mapping.fields.iter().map(|f| f.field_id.clone()).collect();
         for chunk in returned.chunks(RECORDS_BY_ID) {
             let ids: Vec<String> = chunk.iter().map(|id| format!("RECORD_ID()='{id}'")).collect();
             let query = ListQuery { fields: fields.clone(), filter: Some(format!("OR({})", ids.join(","))) };
             let mut pages = self.listen(client, query);
-            while let Some(page) = pages.recv().await {
-                self.take_page(sync, page?.records).await?;
+            while let Some(page) = self.next_page(&mut pages).await? {
+                self.take_page(sync, page.records).await?;
             }
         }
         Ok(())
     }
 
     /// Starts the listing in its own task, so the next page is fetched while this one is written.
-    fn listen(&mut self, client: &AirtableClient, query: ListQuery) -> mpsc::Receiver<Result<Page, AirtableError>> {
+    fn listen(&mut self, client: &AirtableClient, query: ListQuery) -> mpsc::Receiver<Listed> {
         let (tx, rx) = mpsc::channel(PAGES_AHEAD);
         let client = client.clone();
         let (base, table) = (self.mapping.base.clone(), self.mapping.table_id.clone());
         tokio::spawn(async move { list_pages(&client, &base, &table, &query, tx).await });
         rx
+    }
+
+    /// The next page of a listing, counting restarts on the way; `None` once it is complete.
+    async fn next_page(&mut self, pages: &mut mpsc::Receiver<Listed>) -> Result<Option<Page>, SyncError> {
+        loop {
+            match pages.recv().await {
+                Some(Listed::Page(page)) => return Ok(Some(page)),
+                Some(Listed::Restarted) => self.restarts += 1,
+                Some(Listed::Failed(e)) => return Err(e.into()),
+                None => return Ok(None),
+            }
+        }
     }
 
     async fn take_page(&mut self, sync: &mut dyn CatalogSync, records: Vec<RawRecord>) -> Result<(), SyncError> {
@@ -356,15 +368,20 @@ impl<'a> Listing<'a> {
         let query = ListQuery { fields: vec![self.mapping.primary_field_id.clone()], filter: None };
         let mut pages = self.listen(client, query);
         let mut alive = HashSet::new();
-        while let Some(page) = pages.recv().await {
-            alive.extend(page?.records.into_iter().map(|r| r.id));
+        while let Some(page) = self.next_page(&mut pages).await? {
+            alive.extend(page.records.into_iter().map(|r| r.id));
             self.pages += 1;
         }
         Ok(alive)
     }
 
     /// Stored live records the completed listing did not see were deleted in Airtable.
-    fn deletions(&self, alive: &HashSet<String>, live: Vec<String>, allow_mass_delete: bool) -> Result<Vec<String>, SyncError> {
+    fn deletions(
+        &self,
+        alive: &HashSet<String>,
+        live: Vec<String>,
+        allow_mass_delete: bool,
+    ) -> Result<Vec<String>, SyncError> {
         let live_count = live.len();
         let gone: Vec<String> = live.into_iter().filter(|id| !alive.contains(id)).collect();
         let share = gone.len() as f64 / live_count.max(1) as f64;
@@ -380,40 +397,39 @@ impl<'a> Listing<'a> {
     }
 }
 
+/// What the listing task hands over.
+enum Listed {
+    Page(Page),
+    /// Airtable dropped the iterator; the pages start again from the first.
+    Restarted,
+    Failed(AirtableError),
+}
+
 /// Fetches pages back to back (Airtable drops idle iterators) and starts over when it drops one
-/// anyway; upserts by id make the pages listed twice harmless.
-async fn list_pages(
-    client: &AirtableClient,
-    base: &str,
-    table: &str,
-    query: &ListQuery,
-    tx: mpsc::Sender<Result<Page, AirtableError>>,
-) -> u32 {
+/// anyway; upserts by id make the pages listed twice harmless. Stops when the receiver is gone.
+async fn list_pages(client: &AirtableClient, base: &str, table: &str, query: &ListQuery, tx: mpsc::Sender<Listed>) {
     let mut restarts = 0;
-    'listing: loop {
-        let mut offset: Option<String> = None;
-        loop {
-            match client.list_page(base, table, query, offset.as_deref()).await {
-                Ok(page) => {
-                    let next = page.offset.clone();
-                    if tx.send(Ok(page)).await.is_err() {
-                        return restarts;
-                    }
-                    match next {
-                        Some(next) => offset = Some(next),
-                        None => return restarts,
-                    }
-                }
-                Err(AirtableError::IteratorExpired { .. }) if restarts < LISTING_RESTARTS => {
-                    restarts += 1;
-                    tracing::warn!(base, table, restarts, "Airtable dropped the listing's iterator; listing again");
-                    continue 'listing;
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return restarts;
-                }
+    let mut offset: Option<String> = None;
+    loop {
+        let message = match client.list_page(base, table, query, offset.as_deref()).await {
+            Ok(page) => {
+                offset = page.offset.clone();
+                Listed::Page(page)
             }
+            Err(AirtableError::IteratorExpired { .. }) if restarts < LISTING_RESTARTS => {
+                restarts += 1;
+                offset = None;
+                tracing::warn!(base, table, restarts, "Airtable dropped the listing's iterator; listing again");
+                Listed::Restarted
+            }
+            Err(e) => {
+                let _ = tx.send(Listed::Failed(e)).await;
+                return;
+            }
+        };
+        let done = matches!(&message, Listed::Page(_)) && offset.is_none();
+        if tx.send(message).await.is_err() || done {
+            return;
         }
     }
 }
