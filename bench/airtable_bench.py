@@ -38,7 +38,7 @@ def make_base(base_id, records, seed):
     rng = random.Random(seed)
     words = ["Cordless", "Drill", "Driver", "Impact", "Saw", "Printer", "Laser", "Mouse", "Keyboard", "Monitor",
              "Compact", "Pro", "Max", "Brushless", "Wireless", "Ergonomic", "Kit", "Battery", "Charger", "Hub"]
-    brands = [{"id": f"rec{base_id[3:8]}B{b:08d}", "createdTime": "2025-01-01T00:00:00.000Z",
+    brands = [{"id": f"rec{base_id[3:9]}Z{b:07d}", "createdTime": "2025-01-01T00:00:00.000Z",
                "fields": {"Name": f"Brand {b}"}} for b in range(50)]
     products = []
     for i in range(records):
@@ -56,7 +56,7 @@ def make_base(base_id, records, seed):
         }
         if i % 3:
             fields["In stock"] = True
-        products.append({"id": f"rec{base_id[3:8]}{i:09d}", "createdTime": "2025-02-01T00:00:00.000Z", "fields": fields})
+        products.append({"id": f"rec{base_id[3:9]}{i:08d}", "createdTime": "2025-02-01T00:00:00.000Z", "fields": fields})
     f = lambda tag: "fld" + tag.ljust(14, "0")
     return {
         "id": base_id, "name": f"Bench {base_id}",
@@ -95,7 +95,7 @@ def config(api_url, store, bases):
 [[airtable.tables]]
 base = "{base}"
 table = "Products"
-into = "products_{base[3:8].lower()}"
+into = "products_{base[3:9].lower()}"
   [airtable.tables.columns]
   name = "Name"
   sku = "SKU"
@@ -164,7 +164,7 @@ def main():
         def step(name, conf, store, extra=(), bases_in_step=1):
             elapsed, records, counts = sync(catsync, conf, store, extra)
             rate = records / elapsed
-            ratio = rate / (CEILING * bases_in_step)
+            ratio = rate / (CEILING * bases_in_step) if records else None
             rows.append((name, elapsed, records, rate, ratio, counts["requests"], counts["rate_limited"]))
 
         for suffix in ("", "-wal", "-shm"):
@@ -187,7 +187,8 @@ def main():
           f"(5 requests/s × 100 records); target ≥ 90% with no 429\n")
     print(f"{'step':48} {'seconds':>8} {'records':>9} {'records/s':>10} {'of ceiling':>10} {'requests':>9} {'429s':>5}")
     for name, elapsed, records, rate, ratio, requests, limited in rows:
-        print(f"{name:48} {elapsed:8.2f} {records:9,} {rate:10.1f} {ratio:10.1%} {requests:9} {limited:5}")
+        shown = f"{ratio:10.1%}" if ratio is not None else f"{'n/a':>10}"
+        print(f"{name:48} {elapsed:8.2f} {records:9,} {rate:10.1f} {shown} {requests:9} {limited:5}")
 
 
 if __name__ == "__main__":
