@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::args::ImportArgs;
 use super::display::{duration, thousands};
-use super::{Outcome, Settings, UsageError};
+use super::{problem_lines, runs_outcome, Outcome, Settings, UsageError};
 use crate::config::valid_name;
 use crate::control::RunStatus;
 use crate::source::feed::import::{import_file, FileReport, ImportOptions};
@@ -49,13 +49,7 @@ pub(super) fn profile_for(settings: &Settings, distributor: &str) -> anyhow::Res
 }
 
 pub(super) fn outcome(reports: &[FileReport], strict: bool) -> Outcome {
-    if reports.iter().any(|r| r.status == RunStatus::Failed) {
-        Outcome::Failed
-    } else if strict && reports.iter().any(|r| r.counts.rejected > 0) {
-        Outcome::Rejected
-    } else {
-        Outcome::Completed
-    }
+    runs_outcome(reports.iter().map(|r| (r.status, r.counts.rejected)), strict)
 }
 
 /// The one-screen account of a file's import.
@@ -89,15 +83,7 @@ pub(super) fn summary(r: &FileReport) -> String {
             thousands(c.warnings)
         );
     }
-    if let Some(e) = &r.error {
-        let _ = writeln!(out, "  error      {e}");
-    }
-    for p in &r.problems {
-        let _ = writeln!(out, "  problem    {p}");
-    }
-    let more = (c.rejected + c.warnings).saturating_sub(r.problems.len() as u64);
-    if more > 0 && r.status == RunStatus::Succeeded {
-        let _ = writeln!(out, "  … {} more in sync_errors: catsync errors", thousands(more));
-    }
+    let total = if r.status == RunStatus::Succeeded { c.rejected + c.warnings } else { r.problems.len() as u64 };
+    problem_lines(&mut out, r.error.as_deref(), &r.problems, total);
     out
 }

@@ -47,6 +47,35 @@ impl From<Outcome> for ExitCode {
     }
 }
 
+/// The exit outcome of a command's runs, each given as its status and its rejected count.
+pub(crate) fn runs_outcome(runs: impl IntoIterator<Item = (crate::control::RunStatus, u64)>, strict: bool) -> Outcome {
+    let mut outcome = Outcome::Completed;
+    for (status, rejected) in runs {
+        if status == crate::control::RunStatus::Failed {
+            return Outcome::Failed;
+        }
+        if strict && rejected > 0 {
+            outcome = Outcome::Rejected;
+        }
+    }
+    outcome
+}
+
+/// The closing lines of a run summary: its error, the problems quoted, and how many more there are.
+pub(crate) fn problem_lines(out: &mut String, error: Option<&str>, problems: &[String], total: u64) {
+    use std::fmt::Write as _;
+    if let Some(e) = error {
+        let _ = writeln!(out, "  error      {e}");
+    }
+    for p in problems {
+        let _ = writeln!(out, "  problem    {p}");
+    }
+    let more = total.saturating_sub(problems.len() as u64);
+    if more > 0 {
+        let _ = writeln!(out, "  … {} more in sync_errors: catsync errors", display::thousands(more));
+    }
+}
+
 /// A mistake in the command line or the configuration (exit status 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

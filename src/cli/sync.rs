@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::args::SyncArgs;
 use super::display::{duration, thousands};
-use super::{Outcome, Settings, UsageError};
+use super::{problem_lines, runs_outcome, Outcome, Settings, UsageError};
 use crate::config::AirtableTableSection;
 use crate::control::RunStatus;
 use crate::source::airtable::{sync_tables, SyncOptions, TableReport};
@@ -49,13 +49,7 @@ fn pick_tables<'a>(
 }
 
 pub(super) fn outcome(reports: &[TableReport], strict: bool) -> Outcome {
-    if reports.iter().any(|r| r.status == RunStatus::Failed) {
-        Outcome::Failed
-    } else if strict && reports.iter().any(|r| r.counts.rejected > 0) {
-        Outcome::Rejected
-    } else {
-        Outcome::Completed
-    }
+    runs_outcome(reports.iter().map(|r| (r.status, r.counts.rejected)), strict)
 }
 
 /// The few lines that say what a table's sync did.
@@ -86,15 +80,6 @@ pub(super) fn summary(r: &TableReport) -> String {
             thousands(c.warnings)
         );
     }
-    if let Some(e) = &r.error {
-        let _ = writeln!(out, "  error      {e}");
-    }
-    for p in &r.problems {
-        let _ = writeln!(out, "  problem    {p}");
-    }
-    let more = (c.rejected + c.warnings).saturating_sub(r.problems.len() as u64);
-    if more > 0 {
-        let _ = writeln!(out, "  … more in sync_errors: catsync errors");
-    }
+    problem_lines(&mut out, r.error.as_deref(), &r.problems, c.rejected + c.warnings);
     out
 }
