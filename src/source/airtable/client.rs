@@ -209,10 +209,11 @@ impl AirtableClient {
         self.stats.snapshot()
     }
 
-    /// Tables, fields and views of a base.
+    /// Tables, fields and views of a base. Paced as a request to the base: whether Airtable counts
+    /// metadata calls per base is not documented, and pacing one call costs nothing.
     pub async fn base_schema(&self, base: &str) -> Result<BaseSchema, AirtableError> {
         let path = format!("/v0/meta/bases/{}/tables", encode(base));
-        let (body, _) = self.send(None, Method::GET, &path, None).await?;
+        let (body, _) = self.send(base, Method::GET, &path, None).await?;
         parse(&format!("GET {path}"), &body)
     }
 
@@ -227,10 +228,10 @@ impl AirtableClient {
         let path = format!("/v0/{}/{}", encode(base), encode(table));
         let params = query_string(query, offset);
         let (body, server_time) = if self.api_url.len() + path.len() + 1 + params.len() < MAX_URL_LEN {
-            self.send(Some(base), Method::GET, &format!("{path}?{params}"), None).await?
+            self.send(base, Method::GET, &format!("{path}?{params}"), None).await?
         } else {
             let json = post_body(query, offset);
-            self.send(Some(base), Method::POST, &format!("{path}/listRecords"), Some(json)).await?
+            self.send(base, Method::POST, &format!("{path}/listRecords"), Some(json)).await?
         };
         let page: PageBody = parse(&format!("list {path}"), &body)?;
         Ok(Page { records: page.records, offset: page.offset, server_time })
@@ -239,7 +240,7 @@ impl AirtableClient {
     /// Sends one request with pacing and retries; returns the body and the `Date` header.
     async fn send(
         &self,
-        base: Option<&str>,
+        base: &str,
         method: Method,
         path_and_query: &str,
         body: Option<Value>,

@@ -39,18 +39,14 @@ impl RateLimiter {
         }
     }
 
-    /// Waits for a request slot; `base` is `None` for calls that only count against the token.
-    pub async fn acquire(&self, base: Option<&str>) {
-        if let Some(base) = base {
-            let slot = self.book_base(base, Instant::now());
-            tokio::time::sleep_until(slot).await;
-        }
+    /// Waits for a slot of the base, then of the token.
+    pub async fn acquire(&self, base: &str) {
+        let slot = self.book_base(base, Instant::now());
+        tokio::time::sleep_until(slot).await;
         let slot = self.book_token(Instant::now());
         tokio::time::sleep_until(slot).await;
-        if let Some(base) = base {
-            // A wait for the token must not shorten the gap to the base's next request.
-            self.book_base_after(base, slot);
-        }
+        // A wait for the token must not shorten the gap to the base's next request.
+        self.book_base_after(base, slot);
     }
 
     /// The base's next free slot, booked. Waiting for the base first and the token second keeps
@@ -76,17 +72,12 @@ impl RateLimiter {
         slot
     }
 
-    /// After a 429, nobody asks that base (or, without a base, the token) again before `until`:
-    /// requests during the penalty only extend it.
-    pub fn hold(&self, base: Option<&str>, until: Instant) {
+    /// After a 429, nobody asks that base again before `until`: requests during the penalty only
+    /// extend it.
+    pub fn hold(&self, base: &str, until: Instant) {
         let mut slots = self.slots.lock().expect("no panic while holding the limiter");
-        match base {
-            Some(base) => {
-                let next = slots.base_next.entry(base.to_string()).or_insert(until);
-                *next = (*next).max(until);
-            }
-            None => slots.token_next = slots.token_next.max(until),
-        }
+        let next = slots.base_next.entry(base.to_string()).or_insert(until);
+        *next = (*next).max(until);
     }
 }
 
@@ -134,7 +125,7 @@ mod tests {
     fn a_hold_pushes_every_later_slot_of_the_base_only() {
         let limiter = RateLimiter::default();
         let t0 = Instant::now();
-        limiter.hold(Some("appA"), t0 + Duration::from_secs(30));
+        limiter.hold("appA", t0 + Duration::from_secs(30));
         assert!(limiter.book_base("appA", t0) >= t0 + Duration::from_secs(30));
         assert_eq!(limiter.book_base("appB", t0), t0);
         assert_eq!(limiter.book_token(t0), t0);
