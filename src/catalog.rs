@@ -18,6 +18,11 @@ pub fn catalog_record_id(airtable_id: &str) -> Uuid {
     Uuid::new_v5(&AIRTABLE_NAMESPACE, airtable_id.as_bytes())
 }
 
+/// The source name of the catalog table `name` (`airtable:<name>`).
+pub fn catalog_source(name: &str) -> String {
+    format!("airtable:{name}")
+}
+
 /// Column names every catalog table has; a mapped column may not take them.
 pub const RESERVED_COLUMNS: &[&str] = &[
     "id",
@@ -132,7 +137,7 @@ pub struct CatalogTable {
 impl CatalogTable {
     /// The `sync_control`/`sync_runs`/`sync_errors` source name of this table.
     pub fn source(&self) -> String {
-        format!("airtable:{}", self.name)
+        catalog_source(&self.name)
     }
 
     /// The link table of a `links` column: one row per (record, position).
@@ -212,6 +217,32 @@ impl CatalogRecord {
     }
 }
 
+/// An Airtable attachment object (its id starts with `att`).
+pub fn is_attachment(object: &serde_json::Map<String, serde_json::Value>) -> bool {
+    object.get("id").and_then(serde_json::Value::as_str).is_some_and(|id| id.starts_with("att"))
+}
+
+/// Attachment URLs change on every read and expire after two hours: they are kept, but a new URL
+/// for the same file is not a change of the record.
+fn without_attachment_urls(value: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Value> {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) if items.iter().any(|i| matches!(i, Value::Object(o) if is_attachment(o))) => {
+            let items = items
+                .iter()
+                .map(|item| match item {
+                    Value::Object(o) if is_attachment(o) => Value::Object(
+                        o.iter().filter(|(k, _)| *k != "url").map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    ),
+                    other => other.clone(),
+                })
+                .collect();
+            std::borrow::Cow::Owned(Value::Array(items))
+        }
+        other => std::borrow::Cow::Borrowed(other),
+    }
+}
+
 /// Feeds a value to the hasher tag- and length-prefixed, so that values cannot run into each other.
 fn hash_value(h: &mut xxhash_rust::xxh3::Xxh3, value: &CellValue) {
     let mut bytes = |tag: u8, b: &[u8]| {
@@ -228,7 +259,7 @@ fn hash_value(h: &mut xxhash_rust::xxh3::Xxh3, value: &CellValue) {
         CellValue::Boolean(b) => bytes(4, &[*b as u8]),
         CellValue::Date(d) => bytes(5, d.to_string().as_bytes()),
         CellValue::Timestamp(t) => bytes(6, &t.timestamp_micros().to_le_bytes()),
-        CellValue::Json(j) => bytes(7, j.to_string().as_bytes()),
+        CellValue::Json(j) => bytes(7, without_attachment_urls(j).to_string().as_bytes()),
         CellValue::Links(ids) => bytes(8, &ids.iter().flat_map(|id| *id.as_bytes()).collect::<Vec<u8>>()),
         CellValue::Array(items) => {
             bytes(9, &(items.len() as u64).to_le_bytes());

@@ -93,7 +93,7 @@ pub struct AirtableSection {
     pub api_url: String,
     /// How long Airtable refuses a base after a 429 (30 s per its documentation).
     #[serde(default = "default_penalty_seconds")]
-    pub penalty_seconds: f64,
+    pub penalty_seconds: Spanned<f64>,
     #[serde(default)]
     pub tables: Vec<AirtableTableSection>,
 }
@@ -119,8 +119,8 @@ pub struct AirtableTableSection {
     pub columns: BTreeMap<Spanned<String>, Spanned<ColumnSource>>,
 }
 
-fn default_penalty_seconds() -> f64 {
-    30.0
+fn default_penalty_seconds() -> Spanned<f64> {
+    Spanned::new(0..0, 30.0)
 }
 
 fn default_reconcile_every() -> u32 {
@@ -279,6 +279,13 @@ impl Config {
         invalid: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
     ) -> Result<(), ConfigError> {
         let Some(airtable) = &self.airtable else { return Ok(()) };
+        let penalty = *airtable.penalty_seconds.get_ref();
+        if !(0.1..=600.0).contains(&penalty) {
+            return Err(invalid(
+                airtable.penalty_seconds.span(),
+                format!("[airtable] penalty_seconds = {penalty} must be between 0.1 and 600 (Airtable's penalty is 30 seconds)"),
+            ));
+        }
         let mut intos = BTreeMap::new();
         for t in &airtable.tables {
             let into = t.into.get_ref();
@@ -467,6 +474,15 @@ mode = "delta"
     fn bad_distributor_names_are_refused() {
         let err = parse("[[distributors]]\nname = \"Acme; DROP\"\n").unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("Acme; DROP"), "{err}");
+    }
+
+    #[test]
+    fn an_impossible_penalty_is_refused_with_its_line() {
+        for value in ["-1", "nan", "inf", "0"] {
+            let text = format!("[airtable]\ntoken = \"t\"\npenalty_seconds = {value}\n");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains("line 3") && err.contains("penalty_seconds"), "{value}: {err}");
+        }
     }
 
     #[test]

@@ -82,7 +82,7 @@ async fn init_then_sync_types_every_field_and_check_reports_drift() {
     );
     let schema = client.base_schema(SAMPLE_BASE_ID).await.unwrap();
     for section in &config.airtable.as_ref().unwrap().tables {
-        let mapping = TableMapping::resolve(section, &schema).unwrap();
+        let mapping = TableMapping::resolve(section, &schema, &Default::default()).unwrap();
         let rows = store.catalog_records(&mapping.catalog).await.unwrap();
         for (i, column) in mapping.catalog.columns.iter().enumerate() {
             let typed = rows.iter().any(|r| value_fits(&r.record.values[i], column.ty));

@@ -10,6 +10,7 @@ use std::time::Duration;
 use catsync::catalog::{catalog_record_id, CellValue};
 use catsync::control::{ErrorType, RunStatus};
 use catsync::dev::airtable_sim::Fault;
+use catsync::source::airtable::mapping::drift;
 use catsync::source::airtable::SyncOptions;
 use common::airtable::{field, record_id, report, AirtableWorld, BASE};
 use common::TestStore;
@@ -21,7 +22,7 @@ backend_tests!(
     an_edit_during_a_long_listing_is_not_lost,
     reconcile_soft_deletes_and_brings_back_restored_records,
     a_reconcile_that_would_delete_too_much_is_refused,
-    a_renamed_field_pinned_by_id_keeps_syncing,
+    renamed_fields_keep_syncing_and_a_removed_one_fails_its_table,
     a_storm_of_429s_and_server_faults_still_converges,
     an_expired_iterator_restarts_the_listing,
     links_fill_the_link_table_in_order,
@@ -37,7 +38,7 @@ async fn first_sync_copies_every_record_and_a_second_writes_nothing(t: &TestStor
     assert_eq!(report(&reports, "brands").counts.inserted, 7);
     world.assert_store_matches(t.store.as_ref(), "products").await;
     world.assert_store_matches(t.store.as_ref(), "brands").await;
-    let mapping = world.mapping("products").await;
+    let mapping = world.mapping(t.store.as_ref(), "products").await;
     let rows = t.store.catalog_records(&mapping.catalog).await.unwrap();
     let created = rows.iter().find(|r| r.record.airtable_id == record_id(61)).unwrap().record.created_time;
     assert_eq!(created.to_rfc3339(), "2025-01-02T00:01:01+00:00", "createdTime is kept");
@@ -73,7 +74,7 @@ async fn incremental_sync_picks_up_edits_creations_and_link_changes(t: &TestStor
     assert_eq!(report(&reports, "brands").counts.updated, 2);
     world.assert_store_matches(t.store.as_ref(), "products").await;
     world.assert_store_matches(t.store.as_ref(), "brands").await;
-    let mapping = world.mapping("products").await;
+    let mapping = world.mapping(t.store.as_ref(), "products").await;
     let rows = t.store.catalog_records(&mapping.catalog).await.unwrap();
     let row = rows.iter().find(|r| r.record.airtable_id == created).unwrap();
     assert_eq!(row.record.id, catalog_record_id(&created));
@@ -154,7 +155,7 @@ async fn a_reconcile_that_would_delete_too_much_is_refused(t: &TestStore) {
     assert_eq!(products.status, RunStatus::Failed);
     let message = products.error.as_deref().unwrap();
     assert!(message.contains("refusing to delete 30 of 100") && message.contains("--allow-mass-delete"), "{message}");
-    let mapping = world.mapping("products").await;
+    let mapping = world.mapping(t.store.as_ref(), "products").await;
     let rows = t.store.catalog_records(&mapping.catalog).await.unwrap();
     assert!(rows.iter().all(|r| r.deleted_at.is_none()));
     assert_eq!(t.store.source_status("airtable:products").await.unwrap().unwrap().watermark, watermark);
@@ -165,22 +166,35 @@ async fn a_reconcile_that_would_delete_too_much_is_refused(t: &TestStore) {
     world.assert_store_matches(t.store.as_ref(), "products").await;
 }
 
-async fn a_renamed_field_pinned_by_id_keeps_syncing(t: &TestStore) {
+async fn renamed_fields_keep_syncing_and_a_removed_one_fails_its_table(t: &TestStore) {
     let world = AirtableWorld::new(60, 2).await;
     world.sync(t.store.as_ref(), SyncOptions::default()).await;
+    // `price` pins its field id in the config; `sku` names its field only, and the id the first
+    // sync resolved is remembered with the watermark.
     world.sim.rename_field(BASE, "Products", &field("PRICE"), "List price").unwrap();
-    world.sim.update_record(BASE, "Products", &record_id(1), fields(json!({"List price": 1.25}))).unwrap();
-    let reports = world.sync(t.store.as_ref(), SyncOptions::default()).await;
-    assert_eq!(report(&reports, "products").status, RunStatus::Succeeded, "{:?}", report(&reports, "products").error);
-    assert_eq!(report(&reports, "products").counts.updated, 1);
-    world.assert_store_matches(t.store.as_ref(), "products").await;
-    // A field named only by name cannot be followed: the run fails and says which and why.
     world.sim.rename_field(BASE, "Products", "SKU", "Item code").unwrap();
+    world
+        .sim
+        .update_record(BASE, "Products", &record_id(1), fields(json!({"List price": 1.25, "Item code": "NEW-1"})))
+        .unwrap();
+    let reports = world.sync(t.store.as_ref(), SyncOptions::default()).await;
+    let products = report(&reports, "products");
+    assert_eq!(products.status, RunStatus::Succeeded, "{:?}", products.error);
+    assert_eq!((products.mode, products.counts.updated), ("incremental", 1), "a rename forces no full sync");
+    world.assert_store_matches(t.store.as_ref(), "products").await;
+    let section = &world.config.airtable.as_ref().unwrap().tables[0];
+    let schema = world.client().base_schema(BASE).await.unwrap();
+    let remembered = catsync::source::airtable::sync::remembered_fields(t.store.as_ref(), "products").await.unwrap();
+    let drifts: Vec<String> = drift(section, &schema, &remembered).iter().map(|d| d.to_string()).collect();
+    assert!(drifts.iter().any(|d| d.contains("renamed from \"SKU\" to \"Item code\"")), "{drifts:?}");
+    assert!(drifts.iter().any(|d| d.contains("renamed from \"Price\" to \"List price\"")), "{drifts:?}");
+
+    world.sim.remove_field(BASE, "Products", "Qty").unwrap();
     let reports = world.sync(t.store.as_ref(), SyncOptions::default()).await;
     let products = report(&reports, "products");
     assert_eq!(products.status, RunStatus::Failed);
     let message = products.error.as_deref().unwrap();
-    assert!(message.contains("no field \"SKU\"") && message.contains("\"Item code\""), "{message}");
+    assert!(message.contains("no field \"Qty\" for column \"qty\"") && message.contains("catsync check"), "{message}");
     assert_eq!(report(&reports, "brands").status, RunStatus::Succeeded, "the other table is not affected");
 }
 
@@ -228,7 +242,7 @@ async fn an_expired_iterator_restarts_the_listing(t: &TestStore) {
 async fn links_fill_the_link_table_in_order(t: &TestStore) {
     let world = AirtableWorld::new(12, 3).await;
     world.sync(t.store.as_ref(), SyncOptions::default()).await;
-    let brands = world.mapping("brands").await;
+    let brands = world.mapping(t.store.as_ref(), "brands").await;
     let links = t.store.catalog_links(&brands.catalog, "product_ids").await.unwrap();
     assert_eq!(links.len(), 12);
     let brand0: Vec<_> =
@@ -257,7 +271,7 @@ async fn bad_values_are_rejected_alone_and_kept_raw(t: &TestStore) {
         error.error_message
     );
     assert_eq!(error.record_data["record"]["fields"][field("UPC")], "not a code");
-    let mapping = world.mapping("products").await;
+    let mapping = world.mapping(t.store.as_ref(), "products").await;
     let rows = t.store.catalog_records(&mapping.catalog).await.unwrap();
     let row = rows.iter().find(|r| r.record.airtable_id == record_id(2)).unwrap();
     let (gtin, price) = (column(&mapping, "gtin"), column(&mapping, "price"));

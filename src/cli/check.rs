@@ -3,7 +3,9 @@
 
 use super::{Outcome, Settings};
 use crate::source::airtable::mapping::drift;
+use crate::source::airtable::sync::remembered_fields;
 use crate::source::airtable::{base_schemas, Drift};
+use crate::store::Store;
 
 pub async fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     match &settings.config_path {
@@ -23,22 +25,23 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         println!("catalog    table {} ({})", catalog.table.get_ref(), roles.join(", "));
     }
     if settings.config.airtable.is_some() {
-        return airtable_drift(settings).await;
+        return airtable_drift(settings, store.as_ref()).await;
     }
     Ok(Outcome::Completed)
 }
 
 /// Each configured table against its base's schema now. A missing field or table fails the check
 /// (that table cannot sync); renamed and unsynced fields are reported only.
-async fn airtable_drift(settings: &Settings) -> anyhow::Result<Outcome> {
+async fn airtable_drift(settings: &Settings, store: &dyn Store) -> anyhow::Result<Outcome> {
     let (section, client) = settings.airtable_client()?;
     println!("airtable   {}", section.api_url);
     let schemas = base_schemas(&client, section.tables.iter().map(|t| t.base.get_ref().as_str())).await;
     let mut outcome = Outcome::Completed;
     for table in &section.tables {
         let label = format!("{}/{} → {}", table.base.get_ref(), table.table, table.into.get_ref());
+        let remembered = remembered_fields(store, table.into.get_ref()).await?;
         let drifts = match &schemas[table.base.get_ref()] {
-            Ok(schema) => drift(table, schema),
+            Ok(schema) => drift(table, schema, &remembered),
             Err(e) => {
                 println!("table      {label}: cannot read the base schema: {e}");
                 outcome = Outcome::Failed;

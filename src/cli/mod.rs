@@ -112,8 +112,10 @@ impl Settings {
                 "no [airtable] section in the config: run `catsync init --airtable-base app…` to write one".into(),
             )
         })?;
-        let policy =
-            RetryPolicy { penalty: Duration::from_secs_f64(section.penalty_seconds), ..RetryPolicy::default() };
+        let policy = RetryPolicy {
+            penalty: Duration::from_secs_f64(*section.penalty_seconds.get_ref()),
+            ..RetryPolicy::default()
+        };
         Ok((section, AirtableClient::new(&section.api_url, section.token.clone(), policy)))
     }
 

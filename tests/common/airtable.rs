@@ -11,6 +11,7 @@ use catsync::config::Config;
 use catsync::dev::airtable_sim::{AirtableSim, SimConfig, SimServer};
 use catsync::source::airtable::cells::convert_record;
 use catsync::source::airtable::client::RawRecord;
+use catsync::source::airtable::sync::remembered_fields;
 use catsync::source::airtable::{sync_tables, AirtableClient, RetryPolicy, SyncOptions, TableMapping, TableReport};
 use catsync::store::Store;
 use serde_json::{json, Value};
@@ -192,16 +193,17 @@ impl AirtableWorld {
         sync_tables(store, &self.client(), &tables, options).await.unwrap()
     }
 
-    /// The mapping of the `into` table, resolved against the base as it is now.
-    pub async fn mapping(&self, into: &str) -> TableMapping {
+    /// The mapping of the `into` table, resolved as a sync would resolve it now.
+    pub async fn mapping(&self, store: &dyn Store, into: &str) -> TableMapping {
         let section = self.config.airtable.as_ref().unwrap().tables.iter().find(|t| t.into.get_ref() == into).unwrap();
         let schema = self.client().base_schema(BASE).await.unwrap();
-        TableMapping::resolve(section, &schema).unwrap()
+        let remembered = remembered_fields(store, into).await.unwrap();
+        TableMapping::resolve(section, &schema, &remembered).unwrap()
     }
 
     /// Every live Airtable record has a row equal to its conversion; every other row is deleted.
     pub async fn assert_store_matches(&self, store: &dyn Store, into: &str) {
-        let mapping = self.mapping(into).await;
+        let mapping = self.mapping(store, into).await;
         let rows = store.catalog_records(&mapping.catalog).await.unwrap();
         let rows: BTreeMap<&str, &StoredCatalogRecord> =
             rows.iter().map(|r| (r.record.airtable_id.as_str(), r)).collect();

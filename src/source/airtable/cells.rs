@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::catalog::{catalog_record_id, CatalogRecord, CellValue, ColumnType, ScalarType};
+use crate::catalog::{catalog_record_id, is_attachment, CatalogRecord, CellValue, ColumnType, ScalarType};
 use crate::control::ErrorType;
 use crate::gtin::Gtin14;
 
@@ -115,7 +115,7 @@ fn scalar_cell(value: &Value, scalar: ScalarType) -> Converted {
         ScalarType::Timestamp => {
             timestamp(value).map(CellValue::Timestamp).ok_or_else(|| expected("a date-time", value))
         }
-        ScalarType::Json => Ok(CellValue::Json(without_expiring_urls(value.clone()))),
+        ScalarType::Json => Ok(CellValue::Json(without_thumbnails(value.clone()))),
     };
     value.map(|v| (v, None))
 }
@@ -255,13 +255,12 @@ fn gtin(value: &Value) -> Converted {
     }
 }
 
-/// Attachment URLs expire after two hours and change on every read: keeping them would make every
-/// record look changed on every sync. Ids, names, sizes and types stay.
-fn without_expiring_urls(mut value: Value) -> Value {
+/// Attachments keep id, url, filename, size, type (and image dimensions); their thumbnails are
+/// three more expiring URLs to the same file.
+fn without_thumbnails(mut value: Value) -> Value {
     match &mut value {
-        Value::Array(items) => items.iter_mut().for_each(|item| *item = without_expiring_urls(item.take())),
-        Value::Object(o) if o.get("id").and_then(Value::as_str).is_some_and(|id| id.starts_with("att")) => {
-            o.remove("url");
+        Value::Array(items) => items.iter_mut().for_each(|item| *item = without_thumbnails(item.take())),
+        Value::Object(o) if is_attachment(o) => {
             o.remove("thumbnails");
         }
         _ => {}
@@ -344,13 +343,19 @@ mod tests {
     }
 
     #[test]
-    fn attachments_lose_their_expiring_urls_and_barcodes_give_their_text() {
-        let (v, _) = cell(
-            json!([{"id": "attRVdD53X83RZJzz", "url": "https://x/1", "filename": "a.png", "size": 3,
-            "thumbnails": {"small": {"url": "https://x/2"}}}]),
-            "json",
-        );
-        assert_eq!(v, CellValue::Json(json!([{"id": "attRVdD53X83RZJzz", "filename": "a.png", "size": 3}])));
+    fn attachments_keep_their_url_without_thumbnails_and_barcodes_give_their_text() {
+        let read = |url: &str| {
+            let attachment = json!([{"id": "attRVdD53X83RZJzz", "url": url, "filename": "a.png", "size": 3,
+                "thumbnails": {"small": {"url": "https://x/2"}}}]);
+            cell(attachment, "json").0
+        };
+        let first = read("https://x/1");
+        let kept = json!([{"id": "attRVdD53X83RZJzz", "url": "https://x/1", "filename": "a.png", "size": 3}]);
+        assert_eq!(first, CellValue::Json(kept));
+        let hash =
+            |v: CellValue| CatalogRecord::sealed("recB3JrTAwR4y9ojf", DateTime::UNIX_EPOCH, vec![v]).content_hash;
+        assert_eq!(hash(first), hash(read("https://x/fresh")), "a fresh URL is not a change");
+        assert_ne!(hash(read("https://x/1")), hash(CellValue::Json(json!([{"id": "attOTHER000000000"}]))));
         assert_eq!(cell(json!({"text": "4006381333931"}), "text").0, CellValue::Text("4006381333931".into()));
         assert_eq!(cell(json!({"text": "4006381333931"}), "gtin").0, CellValue::Text("04006381333931".into()));
         let (v, p) = cell(json!("4006381333932"), "gtin");

@@ -72,6 +72,17 @@ pub enum AirtableError {
     Protocol { request: String, reason: String },
 }
 
+impl AirtableError {
+    pub fn is_expired_iterator(&self) -> bool {
+        matches!(self, AirtableError::IteratorExpired { .. })
+    }
+
+    /// `422 INVALID_REQUEST_UNKNOWN`: parameter validation failed.
+    pub fn is_invalid_request(&self) -> bool {
+        matches!(self, AirtableError::Rejected { failure, .. } if failure.is("INVALID_REQUEST_UNKNOWN"))
+    }
+}
+
 /// An error answer: HTTP status, and the `type` and `message` of the body when it has them.
 #[derive(Debug, Clone)]
 pub struct ApiFailure {
@@ -288,7 +299,8 @@ impl AirtableClient {
                     if failures >= self.policy.attempts {
                         return Err(AirtableError::GaveUp { request, attempts: failures, last });
                     }
-                    let wait = retry_after.unwrap_or_else(|| self.backoff(failures));
+                    // A Retry-After of hours would stall the sync; beyond the penalty, fail and rerun later.
+                    let wait = retry_after.map_or_else(|| self.backoff(failures), |w| w.min(self.policy.penalty));
                     tracing::warn!(%request, attempt = failures, "{last}; retrying in {wait:?}");
                     tokio::time::sleep(wait).await;
                 }

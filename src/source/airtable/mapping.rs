@@ -1,8 +1,10 @@
 //! A `[[airtable.tables]]` section resolved against the base schema: which field feeds which store
 //! column, by field id, so that a field renamed in Airtable keeps syncing.
 
+use std::collections::BTreeMap;
+
 use crate::catalog::{CatalogColumn, CatalogTable};
-use crate::config::AirtableTableSection;
+use crate::config::{AirtableTableSection, ColumnSource};
 
 use super::schema::{BaseSchema, FieldSchema, TableSchema};
 
@@ -39,7 +41,14 @@ pub enum MappingError {
 }
 
 impl TableMapping {
-    pub fn resolve(section: &AirtableTableSection, schema: &BaseSchema) -> Result<TableMapping, MappingError> {
+    /// Resolves each column's field: by the id the config pins, else by the id or name it gives,
+    /// else by the id `remembered` from the last successful sync (column → field id), so that a
+    /// field renamed in Airtable keeps syncing even when the config names it by name.
+    pub fn resolve(
+        section: &AirtableTableSection,
+        schema: &BaseSchema,
+        remembered: &BTreeMap<String, String>,
+    ) -> Result<TableMapping, MappingError> {
         let base = section.base.get_ref().clone();
         let table = schema.table(&section.table).ok_or_else(|| MappingError::UnknownTable {
             base: base.clone(),
@@ -50,14 +59,15 @@ impl TableMapping {
         let mut fields = Vec::new();
         for (column, source) in &section.columns {
             let source = source.get_ref();
-            let field =
-                find_field(table, source.field_id(), source.field()).ok_or_else(|| MappingError::UnknownField {
+            let field = find_field(table, source, remembered.get(column.get_ref())).ok_or_else(|| {
+                MappingError::UnknownField {
                     base: base.clone(),
                     table: table.name.clone(),
                     column: column.get_ref().clone(),
                     field: source.field().to_string(),
                     known: table.field_names(),
-                })?;
+                }
+            })?;
             columns.push(CatalogColumn {
                 name: column.get_ref().clone(),
                 ty: source.column_type().unwrap_or_else(|| field.column_type()),
@@ -79,6 +89,18 @@ impl TableMapping {
         })
     }
 
+    /// Whether a mapped field is computed by Airtable (lookups, rollups, formulas, counts, …):
+    /// such values change when *other* records change, which `LAST_MODIFIED_TIME()` does not see.
+    pub fn has_computed_fields(&self) -> bool {
+        const COMPUTED: &[&str] = &["multipleLookupValues", "rollup", "formula", "count", "button", "aiText"];
+        self.fields.iter().any(|f| COMPUTED.contains(&f.airtable_type.as_str()))
+    }
+
+    /// Column → field id, remembered with the watermark.
+    pub fn field_ids(&self) -> BTreeMap<String, String> {
+        self.catalog.columns.iter().zip(&self.fields).map(|(c, f)| (c.name.clone(), f.field_id.clone())).collect()
+    }
+
     /// Identifies what the store holds: when it changes (a column added, a field re-pointed), the
     /// next sync is a full one so that no row misses the new values.
     pub fn fingerprint(&self) -> String {
@@ -90,12 +112,19 @@ impl TableMapping {
     }
 }
 
-/// By pinned id first (it survives renames), then by id or name as written.
-fn find_field<'a>(table: &'a TableSchema, pinned_id: Option<&str>, field: &str) -> Option<&'a FieldSchema> {
-    pinned_id
+/// By pinned id first (it survives renames), then by id or name as written, then by the id the
+/// last sync resolved.
+fn find_field<'a>(
+    table: &'a TableSchema,
+    source: &ColumnSource,
+    remembered: Option<&String>,
+) -> Option<&'a FieldSchema> {
+    source
+        .field_id()
         .and_then(|id| table.field_by_id(id))
-        .or_else(|| table.field_by_id(field))
-        .or_else(|| table.field_by_name(field))
+        .or_else(|| table.field_by_id(source.field()))
+        .or_else(|| table.field_by_name(source.field()))
+        .or_else(|| remembered.and_then(|id| table.field_by_id(id)))
 }
 
 /// A difference between the config and the base, as `catsync check` reports it.
@@ -142,8 +171,9 @@ impl std::fmt::Display for Drift {
     }
 }
 
-/// Compares one `[[airtable.tables]]` section with the base schema.
-pub fn drift(section: &AirtableTableSection, schema: &BaseSchema) -> Vec<Drift> {
+/// Compares one `[[airtable.tables]]` section with the base schema (and the field ids the last
+/// sync resolved).
+pub fn drift(section: &AirtableTableSection, schema: &BaseSchema, remembered: &BTreeMap<String, String>) -> Vec<Drift> {
     let Some(table) = schema.table(&section.table) else {
         return vec![Drift::UnknownTable { table: section.table.clone() }];
     };
@@ -152,7 +182,7 @@ pub fn drift(section: &AirtableTableSection, schema: &BaseSchema) -> Vec<Drift> 
     for (column, source) in &section.columns {
         let source = source.get_ref();
         let column = column.get_ref().clone();
-        match find_field(table, source.field_id(), source.field()) {
+        match find_field(table, source, remembered.get(&column)) {
             None => drifts.push(Drift::Missing { column, field: source.field().to_string() }),
             Some(field) => {
                 let named = source.field() != field.id && source.field() != field.name;

@@ -84,13 +84,12 @@ fn result_scalar(result: &Value) -> Option<ScalarType> {
     scalar_of(kind, result.get("options"))
 }
 
-/// The scalar store type of a field type; `None` for values kept as JSON.
+/// The scalar store type of a field type; `None` for values kept as JSON. A number's precision is
+/// only how Airtable displays it (an average shown as 541 is 540.83…): every number is `numeric`.
 fn scalar_of(kind: &str, options: Option<&Value>) -> Option<ScalarType> {
-    let precision = options.and_then(|o| o.get("precision")).and_then(Value::as_u64);
     Some(match kind {
         "singleLineText" | "email" | "url" | "multilineText" | "richText" | "phoneNumber" | "singleSelect"
         | "externalSyncSource" | "barcode" => ScalarType::Text,
-        "number" if precision == Some(0) => ScalarType::Integer,
         "number" | "currency" | "percent" | "duration" => ScalarType::Numeric,
         "rating" | "autoNumber" | "count" => ScalarType::Integer,
         "checkbox" => ScalarType::Boolean,
@@ -161,7 +160,10 @@ mod tests {
 
     #[test]
     fn every_documented_type_has_a_column_type() {
-        assert_eq!(field("number", json!({"precision": 0})).column_type(), ColumnType::Scalar(ScalarType::Integer));
+        assert_eq!(field("number", json!({"precision": 0})).column_type(), ColumnType::Scalar(ScalarType::Numeric));
+        let average = field("rollup", json!({"result": {"type": "number", "options": {"precision": 0}}}));
+        assert_eq!(average.column_type(), ColumnType::Scalar(ScalarType::Numeric), "display precision is not a type");
+        assert_eq!(field("autoNumber", json!(null)).column_type(), ColumnType::Scalar(ScalarType::Integer));
         assert_eq!(field("number", json!({"precision": 2})).column_type(), ColumnType::Scalar(ScalarType::Numeric));
         assert_eq!(field("multipleRecordLinks", json!({})).column_type(), ColumnType::Links);
         assert_eq!(field("multipleAttachments", json!({})).column_type(), ColumnType::Scalar(ScalarType::Json));

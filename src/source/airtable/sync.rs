@@ -7,7 +7,7 @@
 //! the overlap lists twice cost nothing. Each page commits as it arrives; a killed run leaves its
 //! watermark where it was and the rerun lists the same window again.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration as TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::cells::{convert_record, CellProblem};
 use super::client::{AirtableClient, AirtableError, ListQuery, Page, RawRecord};
 use super::mapping::TableMapping;
-use crate::catalog::CatalogRecord;
+use crate::catalog::{catalog_source, CatalogRecord};
 use crate::control::{ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SyncErrorRecord};
 use crate::store::{CatalogSync, CatalogSyncEnd, Store, StoreError};
 
@@ -55,6 +55,15 @@ struct AirtableWatermark {
     /// `TableMapping::fingerprint` of that run: a changed mapping means a full sync.
     mapping: String,
     runs_since_reconcile: u32,
+    /// Column → field id as last resolved: a field renamed since is still found.
+    #[serde(default)]
+    fields: BTreeMap<String, String>,
+}
+
+/// The field ids the last successful sync of store table `into` resolved (column → field id).
+pub async fn remembered_fields(store: &dyn Store, into: &str) -> Result<BTreeMap<String, String>, StoreError> {
+    let watermark = store.source_status(&catalog_source(into)).await?.and_then(|s| s.watermark);
+    Ok(watermark.and_then(|w| serde_json::from_str::<AirtableWatermark>(&w).ok()).map(|w| w.fields).unwrap_or_default())
 }
 
 /// What happened to one table.
@@ -144,6 +153,7 @@ pub async fn sync_table(
                 modified_since: server_time,
                 mapping: mapping.fingerprint(),
                 runs_since_reconcile: if plan.reconcile { 0 } else { plan.runs_since_reconcile + 1 },
+                fields: mapping.field_ids(),
             };
             let metrics = serde_json::json!({
                 "mode": if plan.full { "full" } else { "incremental" },
@@ -191,17 +201,23 @@ fn plan(previous: Option<&str>, mapping: &TableMapping, options: SyncOptions) ->
     let previous = previous
         .and_then(|w| serde_json::from_str::<AirtableWatermark>(w).ok())
         .filter(|w| w.mapping == mapping.fingerprint());
-    match previous {
-        Some(w) if !options.full => Plan {
-            full: false,
-            reconcile: options.reconcile || w.runs_since_reconcile + 1 >= mapping.reconcile_every,
-            filter: Some(modified_since_formula(w.modified_since - OVERLAP)),
-            runs_since_reconcile: w.runs_since_reconcile,
-        },
-        // A full listing sees every live record: it is a reconcile for free.
-        _ => Plan { full: true, reconcile: true, filter: None, runs_since_reconcile: 0 },
+    let Some(w) = previous.filter(|_| !options.full) else { return FULL };
+    let reconcile = options.reconcile || w.runs_since_reconcile + 1 >= mapping.reconcile_every;
+    if reconcile && mapping.has_computed_fields() {
+        // Computed values change without moving LAST_MODIFIED_TIME(); a listing of every field
+        // costs the same requests as an id sweep and refreshes them.
+        return FULL;
+    }
+    Plan {
+        full: false,
+        reconcile,
+        filter: Some(modified_since_formula(w.modified_since - OVERLAP)),
+        runs_since_reconcile: w.runs_since_reconcile,
     }
 }
+
+/// A listing of every record, which is a reconcile for free.
+const FULL: Plan = Plan { full: true, reconcile: true, filter: None, runs_since_reconcile: 0 };
 
 /// Records modified at or after `since`: inclusive at second resolution (modified times have no
 /// finer grain), compared as dates through `DATETIME_PARSE`, never as strings.
@@ -406,7 +422,8 @@ enum Listed {
 }
 
 /// Fetches pages back to back (Airtable drops idle iterators) and starts over when it drops one
-/// anyway; upserts by id make the pages listed twice harmless. Stops when the receiver is gone.
+/// anyway — or refuses an offset as an invalid request, which has been seen for stale offsets too.
+/// Upserts by id make the pages listed twice harmless. Stops when the receiver is gone.
 async fn list_pages(client: &AirtableClient, base: &str, table: &str, query: &ListQuery, tx: mpsc::Sender<Listed>) {
     let mut restarts = 0;
     let mut offset: Option<String> = None;
@@ -416,7 +433,10 @@ async fn list_pages(client: &AirtableClient, base: &str, table: &str, query: &Li
                 offset = page.offset.clone();
                 Listed::Page(page)
             }
-            Err(AirtableError::IteratorExpired { .. }) if restarts < LISTING_RESTARTS => {
+            Err(e)
+                if restarts < LISTING_RESTARTS
+                    && (e.is_expired_iterator() || offset.is_some() && e.is_invalid_request()) =>
+            {
                 restarts += 1;
                 offset = None;
                 tracing::warn!(base, table, restarts, "Airtable dropped the listing's iterator; listing again");

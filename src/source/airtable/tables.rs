@@ -9,7 +9,8 @@ use futures_util::future::join_all;
 use super::client::AirtableClient;
 use super::mapping::TableMapping;
 use super::schema::BaseSchema;
-use super::sync::{sync_table, SyncOptions, TableReport};
+use super::sync::{remembered_fields, sync_table, SyncOptions, TableReport};
+use crate::catalog::catalog_source;
 use crate::config::AirtableTableSection;
 use crate::control::{ErrorType, RunRecord, RunStatus, SyncErrorRecord};
 use crate::store::{Store, StoreError};
@@ -36,12 +37,12 @@ pub async fn sync_tables(
 ) -> Result<Vec<TableReport>, StoreError> {
     let schemas = base_schemas(client, tables.iter().map(|t| t.base.get_ref().as_str())).await;
     let runs = tables.iter().map(|section| async {
-        let schema = &schemas[section.base.get_ref()];
-        match schema
+        let remembered = remembered_fields(store, section.into.get_ref()).await?;
+        let mapping = schemas[section.base.get_ref()]
             .as_ref()
             .map_err(String::clone)
-            .and_then(|s| TableMapping::resolve(section, s).map_err(|e| e.to_string()))
-        {
+            .and_then(|s| TableMapping::resolve(section, s, &remembered).map_err(|e| e.to_string()));
+        match mapping {
             Ok(mapping) => sync_table(store, client, &mapping, options).await,
             Err(reason) => unresolved(store, section, reason).await,
         }
@@ -55,7 +56,7 @@ async fn unresolved(
     section: &AirtableTableSection,
     reason: String,
 ) -> Result<TableReport, StoreError> {
-    let mut run = RunRecord::start(&format!("airtable:{}", section.into.get_ref()));
+    let mut run = RunRecord::start(&catalog_source(section.into.get_ref()));
     store.start_run(&run).await?;
     run.finish(RunStatus::Failed, Some(reason.clone()));
     let data = serde_json::json!({"base": section.base.get_ref(), "table": section.table});

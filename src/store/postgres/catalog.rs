@@ -396,9 +396,7 @@ async fn write_batch(
     insert_new(c, prepared, sql, &plan.insert, now).await?;
     update_changed(c, prepared, sql, &plan.update, now).await?;
     map_ids(c, prepared, sql, &plan.insert, now).await?;
-    let changed = plan.changed();
-    replace_links(c, prepared, sql, &changed).await?;
-    rows_changed(c, &sql.table, &changed.iter().map(|r| r.id).collect::<Vec<_>>()).await?;
+    replace_links(c, prepared, sql, &plan.changed()).await?;
     Ok(plan.counts())
 }
 
@@ -487,12 +485,6 @@ async fn replace_links(
     Ok(())
 }
 
-/// Everything a changed (inserted, updated or deleted) row owes in its own transaction beyond the
-/// row itself. Nothing yet: the search outbox will add one entry per id here (document id = row id).
-async fn rows_changed(_c: &Client, _table: &CatalogTable, _ids: &[Uuid]) -> Result<(), StoreError> {
-    Ok(())
-}
-
 /// Soft-deletes the live rows of these Airtable ids; returns how many.
 async fn soft_delete(
     c: &Client,
@@ -504,9 +496,7 @@ async fn soft_delete(
         return Ok(0);
     }
     let rows = c.query(&sql.soft_delete, &[&airtable_ids, &now]).await.map_err(db_err("soft-deleting catalog rows"))?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
-    rows_changed(c, &sql.table, &ids).await?;
-    Ok(ids.len() as u64)
+    Ok(rows.len() as u64)
 }
 
 /// A catalog sync on its own connection; each `write` is a transaction of its own.

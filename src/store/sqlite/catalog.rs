@@ -210,9 +210,7 @@ fn write_batch(
     write_rows(conn, &sql.insert, &plan.insert, now)?;
     write_rows(conn, &sql.update, &plan.update, now)?;
     map_ids(conn, sql, &plan.insert, now)?;
-    let changed = plan.changed();
-    replace_links(conn, sql, &changed)?;
-    rows_changed(conn, &sql.table, &changed.iter().map(|r| r.id).collect::<Vec<_>>())?;
+    replace_links(conn, sql, &plan.changed())?;
     Ok(plan.counts())
 }
 
@@ -264,12 +262,6 @@ fn replace_links(conn: &Connection, sql: &TableSql, changed: &[&CatalogRecord]) 
     Ok(())
 }
 
-/// Everything a changed (inserted, updated or deleted) row owes in its own transaction beyond the
-/// row itself. Nothing yet: the search outbox will add one entry per id here (document id = row id).
-fn rows_changed(_conn: &Connection, _table: &CatalogTable, _ids: &[Uuid]) -> Result<(), StoreError> {
-    Ok(())
-}
-
 /// Soft-deletes the live rows of these Airtable ids; returns how many.
 fn soft_delete(conn: &Connection, sql: &TableSql, airtable_ids: &[String], now: &str) -> Result<u64, StoreError> {
     let mut stmt = conn.prepare_cached(&sql.soft_delete).map_err(db_err("preparing the soft delete"))?;
@@ -280,7 +272,6 @@ fn soft_delete(conn: &Connection, sql: &TableSql, airtable_ids: &[String], now: 
             ids.push(row.get::<_, Uuid>(0).map_err(db_err("soft-deleting a catalog row"))?);
         }
     }
-    rows_changed(conn, &sql.table, &ids)?;
     Ok(ids.len() as u64)
 }
 
