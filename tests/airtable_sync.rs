@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use catsync::catalog::{catalog_record_id, CellValue};
 use catsync::control::{ErrorType, RunStatus};
-use catsync::dev::airtable_sim::Fault;
+use catsync::dev::airtable_sim::{Fault, LoggedRequest};
 use catsync::source::airtable::mapping::drift;
 use catsync::source::airtable::SyncOptions;
 use common::airtable::{field, record_id, report, AirtableWorld, BASE};
@@ -86,35 +86,48 @@ async fn incremental_sync_picks_up_edits_creations_and_link_changes(t: &TestStor
 
 async fn an_edit_during_a_long_listing_is_not_lost(t: &TestStore) {
     let world = AirtableWorld::new(400, 4).await;
+    // Airtable's clock runs two minutes behind this machine's: a watermark read from the local
+    // clock would start the next window after the edit below and skip it.
+    world.sim.advance_clock(chrono::Duration::minutes(-2));
     world.sync(t.store.as_ref(), SyncOptions::default()).await;
-    // A full listing of four pages; record 0 (page one) changes once page one has been served.
     for _ in 0..3 {
         world.sim.inject(Fault::Slow(Duration::from_millis(300)));
     }
-    let sync = {
-        let store = t.store.clone();
-        let world = &world;
-        async move { world.sync(store.as_ref(), SyncOptions { full: true, ..SyncOptions::default() }).await }
-    };
     world.sim.clear_log();
+    let is_page = |r: &LoggedRequest| r.path.ends_with("PRODUCTS000000") && r.status == 200;
+    let sync = world.sync(t.store.as_ref(), SyncOptions { full: true, ..SyncOptions::default() });
     let edit = async {
-        while !world.sim.requests().iter().any(|r| r.path.ends_with("PRODUCTS000000") && r.status == 200) {
+        while !world.sim.requests().iter().any(is_page) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        world
-            .sim
-            .update_record(BASE, "Products", &record_id(0), fields(json!({"Name": "Renamed during the listing"})))
-            .unwrap();
+        // Record 0 was on the first page, already served: this listing keeps its old name.
+        let name = fields(json!({"Name": "Renamed during the listing"}));
+        world.sim.update_record(BASE, "Products", &record_id(0), name).unwrap();
+        let edited_at = std::time::Instant::now();
+        // The listing then runs for three (simulated) minutes: later pages carry later Dates, so a
+        // watermark from the last answer would also skip the edit.
+        world.sim.advance_clock(chrono::Duration::minutes(3));
+        edited_at
     };
-    let (reports, ()) = tokio::join!(sync, edit);
+    let (reports, edited_at) = tokio::join!(sync, edit);
     assert_eq!(report(&reports, "products").status, RunStatus::Succeeded);
+    let log = world.sim.requests();
+    assert!(log.iter().any(|r| is_page(r) && r.at > edited_at), "the edit happened while the listing ran");
+    let first_answer = log.iter().find(|r| is_page(r)).unwrap().time;
+    let watermark = t.store.source_status("airtable:products").await.unwrap().unwrap().watermark.unwrap();
+    let watermark: serde_json::Value = serde_json::from_str(&watermark).unwrap();
+    let since: chrono::DateTime<chrono::Utc> = watermark["modified_since"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (since - first_answer).num_seconds().abs() <= 1,
+        "watermark {since} is not the first answer's Date {first_answer}"
+    );
     // The next incremental run's window starts before the listing began: the edit is listed.
     world.sync(t.store.as_ref(), SyncOptions::default()).await;
     world.assert_store_matches(t.store.as_ref(), "products").await;
 }
 
 async fn reconcile_soft_deletes_and_brings_back_restored_records(t: &TestStore) {
-    let world = AirtableWorld::new(150, 3).await;
+    let world = AirtableWorld::new(150, 6).await;
     world.sync(t.store.as_ref(), SyncOptions::default()).await;
     for i in [3, 77] {
         world.sim.delete_record(BASE, "Products", &record_id(i)).unwrap();
@@ -141,6 +154,22 @@ async fn reconcile_soft_deletes_and_brings_back_restored_records(t: &TestStore) 
     }
     assert_eq!(reconciled_runs, [false, false, true]);
     world.assert_store_matches(t.store.as_ref(), "products").await;
+
+    world.assert_store_matches(t.store.as_ref(), "brands").await;
+
+    // Warehouses have plain fields only: their reconcile is an id sweep, and a restored record
+    // (whose modified time does not move) is fetched by RECORD_ID().
+    let warehouse = common::airtable::warehouse_id(1);
+    world.sim.delete_record(BASE, "Warehouses", &warehouse).unwrap();
+    let swept = world.sync(t.store.as_ref(), SyncOptions { reconcile: true, ..SyncOptions::default() }).await;
+    let warehouses = report(&swept, "warehouses");
+    assert_eq!((warehouses.mode, warehouses.reconciled, warehouses.counts.deactivated), ("incremental", true, 1));
+    world.sim.restore_record(BASE, "Warehouses", &warehouse).unwrap();
+    world.sim.clear_log();
+    let back = world.sync(t.store.as_ref(), SyncOptions { reconcile: true, ..SyncOptions::default() }).await;
+    assert_eq!(report(&back, "warehouses").counts.updated, 1, "the restored record comes back");
+    assert!(world.sim.requests().iter().any(|r| r.query.contains("RECORD_ID")), "fetched by id");
+    world.assert_store_matches(t.store.as_ref(), "warehouses").await;
 }
 
 async fn a_reconcile_that_would_delete_too_much_is_refused(t: &TestStore) {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use catsync::catalog::StoredCatalogRecord;
+use catsync::catalog::{CatalogLink, CellValue, ColumnType, StoredCatalogRecord};
 use catsync::config::Config;
 use catsync::dev::airtable_sim::{AirtableSim, SimConfig, SimServer};
 use catsync::source::airtable::cells::convert_record;
@@ -34,6 +34,13 @@ pub fn brand_id(i: usize) -> String {
     format!("recBRAND{i:0>9}")
 }
 
+/// Warehouses: a table of plain fields, whose reconcile is an id sweep.
+pub const WAREHOUSES: usize = 10;
+
+pub fn warehouse_id(i: usize) -> String {
+    format!("recWAREHOUSE{i:0>5}")
+}
+
 pub fn field(tag: &str) -> String {
     airtable_id("fld", tag)
 }
@@ -48,6 +55,12 @@ pub fn catalog_base(products: usize, brands: usize) -> Value {
         })
         .collect();
     let product_records: Vec<Value> = (0..products).map(|p| product_record(p, brands)).collect();
+    let warehouse_records: Vec<Value> = (0..WAREHOUSES)
+        .map(|w| {
+            json!({"id": warehouse_id(w), "createdTime": "2025-01-01T00:00:00.000Z",
+                   "fields": {"Name": format!("Warehouse {w}"), "City": format!("City {w}")}})
+        })
+        .collect();
     json!({
         "id": BASE, "name": "Test catalog",
         "tables": [
@@ -79,7 +92,13 @@ pub fn catalog_base(products: usize, brands: usize) -> Value {
                 {"id": field("LAUNCH"), "name": "Launch date", "type": "date",
                  "options": {"dateFormat": {"name": "iso", "format": "YYYY-MM-DD"}}}],
              "views": [{"id": airtable_id("viw", "PRODUCTS"), "name": "Grid view", "type": "grid"}],
-             "records": product_records}
+             "records": product_records},
+            {"id": airtable_id("tbl", "WAREHOUSES"), "name": "Warehouses", "primaryFieldId": field("WNAME"),
+             "fields": [
+                {"id": field("WNAME"), "name": "Name", "type": "singleLineText"},
+                {"id": field("WCITY"), "name": "City", "type": "singleLineText"}],
+             "views": [],
+             "records": warehouse_records}
         ]
     })
 }
@@ -147,6 +166,15 @@ reconcile_every = {reconcile_every}
   name = "Name"
   product_ids = "Products"
 
+[[airtable.tables]]
+base = "{BASE}"
+table = "Warehouses"
+into = "warehouses"
+reconcile_every = {reconcile_every}
+  [airtable.tables.columns]
+  name = "Name"
+  city = "City"
+
 [catalog]
 table = "products"
 title = "name"
@@ -209,16 +237,35 @@ impl AirtableWorld {
             rows.iter().map(|r| (r.record.airtable_id.as_str(), r)).collect();
         let mut live = self.sim.record_ids(BASE, &mapping.table_name);
         live.sort();
+        let mut expected_links: BTreeMap<&str, Vec<CatalogLink>> = BTreeMap::new();
         for id in &live {
             let row = rows.get(id.as_str()).unwrap_or_else(|| panic!("{into}: record {id} is missing from the store"));
             let expected = convert_record(&mapping, &self.raw_record(&mapping, id, row)).0;
             assert_eq!(row.deleted_at, None, "{into}: live record {id} is marked deleted");
             assert_eq!(row.record, expected, "{into}: record {id} differs from Airtable");
+            for (column, value) in mapping.catalog.columns.iter().zip(&expected.values) {
+                if let CellValue::Links(targets) = value {
+                    let links = targets.iter().enumerate().map(|(position, linked_id)| CatalogLink {
+                        record_id: expected.id,
+                        position: position as i32,
+                        linked_id: *linked_id,
+                    });
+                    expected_links.entry(column.name.as_str()).or_default().extend(links);
+                }
+            }
         }
         for (id, row) in &rows {
             if !live.contains(&id.to_string()) {
                 assert!(row.deleted_at.is_some(), "{into}: record {id} was deleted in Airtable but not in the store");
             }
+        }
+        let live_ids: Vec<_> = live.iter().map(|id| catsync::catalog::catalog_record_id(id)).collect();
+        for column in mapping.catalog.columns.iter().filter(|c| c.ty == ColumnType::Links) {
+            let mut stored = store.catalog_links(&mapping.catalog, &column.name).await.unwrap();
+            stored.retain(|l| live_ids.contains(&l.record_id));
+            let mut expected = expected_links.remove(column.name.as_str()).unwrap_or_default();
+            expected.sort_by_key(|l| (l.record_id, l.position));
+            assert_eq!(stored, expected, "{into}: link table of {} differs from Airtable", column.name);
         }
     }
 

@@ -89,11 +89,13 @@ impl TableMapping {
         })
     }
 
-    /// Whether a mapped field is computed by Airtable (lookups, rollups, formulas, counts, …):
-    /// such values change when *other* records change, which `LAST_MODIFIED_TIME()` does not see.
-    pub fn has_computed_fields(&self) -> bool {
-        const COMPUTED: &[&str] = &["multipleLookupValues", "rollup", "formula", "count", "button", "aiText"];
-        self.fields.iter().any(|f| COMPUTED.contains(&f.airtable_type.as_str()))
+    /// Whether a mapped field can change when *other* records change — computed fields (lookups,
+    /// rollups, formulas, counts, …), and links, which lose a record deleted on the other side —
+    /// none of which moves this record's `LAST_MODIFIED_TIME()`.
+    pub fn follows_other_records(&self) -> bool {
+        const FOLLOWING: &[&str] =
+            &["multipleRecordLinks", "multipleLookupValues", "rollup", "formula", "count", "button", "aiText"];
+        self.fields.iter().any(|f| FOLLOWING.contains(&f.airtable_type.as_str()))
     }
 
     /// Column → field id, remembered with the watermark.

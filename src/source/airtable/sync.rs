@@ -203,9 +203,9 @@ fn plan(previous: Option<&str>, mapping: &TableMapping, options: SyncOptions) ->
         .filter(|w| w.mapping == mapping.fingerprint());
     let Some(w) = previous.filter(|_| !options.full) else { return FULL };
     let reconcile = options.reconcile || w.runs_since_reconcile + 1 >= mapping.reconcile_every;
-    if reconcile && mapping.has_computed_fields() {
-        // Computed values change without moving LAST_MODIFIED_TIME(); a listing of every field
-        // costs the same requests as an id sweep and refreshes them.
+    if reconcile && mapping.follows_other_records() {
+        // Such values change without moving LAST_MODIFIED_TIME(); a listing of every field costs
+        // the same requests as an id sweep, and refreshes them.
         return FULL;
     }
     Plan {
