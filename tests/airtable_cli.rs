@@ -8,13 +8,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use catsync::catalog::{CellValue, ColumnType, ScalarType};
+use catsync::catalog::{catalog_record_id, CellValue, ColumnType, ScalarType};
 use catsync::config::Config;
 use catsync::control::{ErrorType, RunStatus};
 use catsync::dev::airtable_sim::{AirtableSim, SimConfig, SimServer, SAMPLE_BASE};
-use catsync::source::airtable::TableMapping;
+use catsync::source::airtable::{BaseSchema, TableMapping};
 use common::airtable::{config_text, record_id, AirtableWorld, BASE, TOKEN};
 use common::TestStore;
+use serde_json::json;
 
 const SAMPLE_BASE_ID: &str = "appCATALOG0000001";
 
@@ -97,6 +98,7 @@ async fn init_then_sync_types_every_field_and_check_reports_drift() {
             );
         }
     }
+    assert_sample_record_values(store.as_ref(), &config, &schema).await;
     let errors = store.sync_errors(500).await.unwrap();
     assert!(
         errors.iter().any(|e| e.error_type == ErrorType::Warning
@@ -126,6 +128,75 @@ async fn init_then_sync_types_every_field_and_check_reports_drift() {
     .unwrap();
     let check = catsync_async(dir.path(), &["check"]).await;
     assert!(text(&check).contains("field \"Founded\""), "{}", text(&check));
+}
+
+/// One record of the sample base, field by field, against values written out by hand from
+/// samples/airtable/catalog-base.json.
+async fn assert_sample_record_values(store: &dyn catsync::store::Store, config: &Config, schema: &BaseSchema) {
+    let section = config.airtable.as_ref().unwrap().tables.iter().find(|t| t.into.get_ref() == "products").unwrap();
+    let mapping = TableMapping::resolve(section, schema, &Default::default()).unwrap();
+    let rows = store.catalog_records(&mapping.catalog).await.unwrap();
+    let row = rows.iter().find(|r| r.record.airtable_id == "recYoe4ABYgbXEHcU").unwrap();
+    let value = |field: &str| {
+        let i = mapping
+            .fields
+            .iter()
+            .position(|f| f.field_name == field)
+            .unwrap_or_else(|| panic!("no column for {field}"));
+        row.record.values[i].clone()
+    };
+    let dec = |s: &str| CellValue::Numeric(s.parse().unwrap());
+    let text = |s: &str| CellValue::Text(s.to_string());
+    let expected = [
+        ("Name", text("Milwaukee M18 SAWZALL Reciprocating Saw (Renewed)")),
+        ("Barcode", text("045242051816")),
+        ("Display name", text("CAT-10133 · Milwaukee")),
+        ("Price", dec("178.62")),
+        ("Weight (kg)", dec("4.04")),
+        ("Pack size", dec("1")),
+        ("Charge time", dec("1800")),
+        ("Avg lead time", dec("8.5")),
+        ("Margin", dec("0.29")),
+        ("Rating", CellValue::Integer(3)),
+        ("Item #", CellValue::Integer(133)),
+        ("In stock", CellValue::Boolean(true)),
+        ("Launch date", CellValue::Date("2022-01-19".parse().unwrap())),
+        ("Price updated", CellValue::Timestamp("2025-01-29T09:39:09Z".parse().unwrap())),
+        ("Tags", CellValue::Array(vec![text("Power tools"), text("Bestseller")])),
+        ("Brand name", CellValue::Array(vec![text("Milwaukee")])),
+        ("Brand", CellValue::Links(vec![catalog_record_id("recuwglPOyRKHhnLG")])),
+        (
+            "Supplier",
+            CellValue::Links(vec![catalog_record_id("reciTaY0lB3weZxI7"), catalog_record_id("recAY2hUyuLUjr4aQ")]),
+        ),
+        (
+            "Product manager",
+            CellValue::Json(
+                json!({"id": "usr0cWNhIbcOIALbm", "email": "ana.ribeiro@example.com", "name": "Ana Ribeiro"}),
+            ),
+        ),
+        ("Open page", CellValue::Json(json!({"label": "Open in shop", "url": "https://shop.example.com/p/cat-10133"}))),
+        (
+            "Summary",
+            CellValue::Json(
+                json!({"state": "generated", "isStale": false, "value": "Milwaukee saws, part 2821-20-RB."}),
+            ),
+        ),
+        ("Discount", CellValue::Null),
+    ];
+    for (field, want) in expected {
+        assert_eq!(value(field), want, "field {field:?}");
+    }
+    let CellValue::Json(photos) = value("Photos") else { panic!("photos are JSON") };
+    assert_eq!(photos.as_array().unwrap().len(), 2);
+    let first = &photos[0];
+    assert_eq!(
+        (first["id"].as_str(), first["filename"].as_str(), first["size"].as_u64()),
+        (Some("attx3zPTwEdOLYbLn"), Some("2821-20-rb-1.jpg"), Some(71361))
+    );
+    assert_eq!(first["type"], "image/jpeg");
+    assert!(first["url"].as_str().is_some_and(|u| u.starts_with("http")), "{first}");
+    assert!(first.get("thumbnails").is_none(), "{first}");
 }
 
 fn value_fits(value: &CellValue, ty: ColumnType) -> bool {

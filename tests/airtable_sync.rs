@@ -10,6 +10,7 @@ use std::time::Duration;
 use catsync::catalog::{catalog_record_id, CellValue};
 use catsync::control::{ErrorType, RunStatus};
 use catsync::dev::airtable_sim::{Fault, LoggedRequest};
+use catsync::source::airtable::client::ListQuery;
 use catsync::source::airtable::mapping::drift;
 use catsync::source::airtable::SyncOptions;
 use common::airtable::{field, record_id, report, AirtableWorld, BASE};
@@ -314,4 +315,26 @@ fn column(mapping: &catsync::source::airtable::TableMapping, name: &str) -> usiz
 
 fn fields(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     v.as_object().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_too_long_for_a_url_goes_in_a_post_body() {
+    let world = AirtableWorld::new(700, 2).await;
+    let ids: Vec<String> = (0..600).map(|i| format!("RECORD_ID()='{}'", record_id(i))).collect();
+    let query = ListQuery { fields: vec![field("SKU")], filter: Some(format!("OR({})", ids.join(","))) };
+    let client = world.client();
+    let (mut offset, mut listed) = (None, Vec::new());
+    loop {
+        let page = client.list_page(BASE, "Products", &query, offset.as_deref()).await.unwrap();
+        listed.extend(page.records.into_iter().map(|r| r.id));
+        match page.offset {
+            Some(next) => offset = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed, (0..600).map(record_id).collect::<Vec<_>>());
+    let log = world.sim.requests();
+    assert_eq!(log.len(), 6);
+    assert!(log.iter().all(|r| r.method == "POST" && r.path.ends_with("/listRecords") && r.status == 200), "{log:?}");
+    assert!(log.iter().skip(1).all(|r| r.body.contains("\"offset\"")), "the offset goes in the body");
 }
