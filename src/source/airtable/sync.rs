@@ -149,20 +149,7 @@ pub async fn sync_table(
     let (delete, advance) = match outcome {
         Ok((delete, server_time)) => {
             run.finish(RunStatus::Succeeded, None);
-            let watermark = AirtableWatermark {
-                modified_since: server_time,
-                mapping: mapping.fingerprint(),
-                runs_since_reconcile: if plan.reconcile { 0 } else { plan.runs_since_reconcile + 1 },
-                fields: mapping.field_ids(),
-            };
-            let metrics = serde_json::json!({
-                "mode": if plan.full { "full" } else { "incremental" },
-                "reconciled": plan.reconcile,
-                "pages": listing.pages,
-                "listing_restarts": listing.restarts,
-            });
-            let watermark = serde_json::to_string(&watermark).expect("a watermark serializes");
-            (delete, Some(ControlAdvance { watermark: Some(watermark), metrics }))
+            (delete, Some(plan.advance(mapping, &listing, server_time)))
         }
         Err(e) => {
             let message = e.to_string();
@@ -185,7 +172,7 @@ pub async fn sync_table(
         base: mapping.base.clone(),
         run_id: run.id,
         status,
-        mode: if plan.full { "full" } else { "incremental" },
+        mode: plan.mode(),
         reconciled: plan.reconcile && status == RunStatus::Succeeded,
         counts,
         pages: listing.pages,
@@ -195,6 +182,33 @@ pub async fn sync_table(
         problems: listing.shown,
         error,
     })
+}
+
+impl Plan {
+    fn mode(&self) -> &'static str {
+        if self.full {
+            "full"
+        } else {
+            "incremental"
+        }
+    }
+
+    /// Where `sync_control` moves after this plan ran to its end.
+    fn advance(&self, mapping: &TableMapping, listing: &Listing, server_time: DateTime<Utc>) -> ControlAdvance {
+        let watermark = AirtableWatermark {
+            modified_since: server_time,
+            mapping: mapping.fingerprint(),
+            runs_since_reconcile: if self.reconcile { 0 } else { self.runs_since_reconcile + 1 },
+            fields: mapping.field_ids(),
+        };
+        let metrics = serde_json::json!({
+            "mode": self.mode(),
+            "reconciled": self.reconcile,
+            "pages": listing.pages,
+            "listing_restarts": listing.restarts,
+        });
+        ControlAdvance { watermark: Some(serde_json::to_string(&watermark).expect("a watermark serializes")), metrics }
+    }
 }
 
 fn plan(previous: Option<&str>, mapping: &TableMapping, options: SyncOptions) -> Plan {
@@ -267,9 +281,7 @@ impl<'a> Listing<'a> {
         allow_mass_delete: bool,
     ) -> Result<(Vec<String>, DateTime<Utc>), SyncError> {
         let local_start = Utc::now();
-        let fields = self.mapping.fields.iter().map(|f| f.field_id.clone()).collect();
-        let query = ListQuery { fields, filter: plan.filter.clone() };
-        let mut pages = self.listen(client, query);
+        let mut pages = self.listen(client, self.records_query(plan.filter.clone()));
         let mut server_time = None;
         while let Some(page) = self.next_page(&mut pages).await? {
             server_time = server_time.or(Some(page.server_time.unwrap_or(local_start - LOCAL_CLOCK_MARGIN)));
@@ -298,19 +310,26 @@ impl<'a> Listing<'a> {
         live: &[String],
     ) -> Result<(), SyncError> {
         let live: HashSet<&String> = live.iter().collect();
-        let mut returned: Vec<&String> =
-            alive.iter().filter(|id| !live.contains(id) && !self.listed.contains(*id)).collect();
+        // Ids go into a formula: only well-formed ones (letters and digits), whatever the server sent.
+        let mut returned: Vec<&String> = alive
+            .iter()
+            .filter(|id| !live.contains(id) && !self.listed.contains(*id))
+            .filter(|id| id.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .collect();
         returned.sort();
-        let fields: Vec<String> = self.mapping.fields.iter().map(|f| f.field_id.clone()).collect();
         for chunk in returned.chunks(RECORDS_BY_ID) {
             let ids: Vec<String> = chunk.iter().map(|id| format!("RECORD_ID()='{id}'")).collect();
-            let query = ListQuery { fields: fields.clone(), filter: Some(format!("OR({})", ids.join(","))) };
-            let mut pages = self.listen(client, query);
+            let mut pages = self.listen(client, self.records_query(Some(format!("OR({})", ids.join(",")))));
             while let Some(page) = self.next_page(&mut pages).await? {
                 self.take_page(sync, page.records).await?;
             }
         }
         Ok(())
+    }
+
+    /// A listing of every mapped field, keyed by field id.
+    fn records_query(&self, filter: Option<String>) -> ListQuery {
+        ListQuery { fields: self.mapping.fields.iter().map(|f| f.field_id.clone()).collect(), filter }
     }
 
     /// Starts the listing in its own task, so the next page is fetched while this one is written.
