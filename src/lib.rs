@@ -7,6 +7,7 @@ pub mod config;
 pub mod control;
 pub mod dev;
 pub mod gtin;
+pub mod matching;
 pub mod product;
 pub mod source;
 pub mod store;

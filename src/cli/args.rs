@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use super::dev::DevCommand;
+use super::matching::MatchCommand;
 use crate::source::feed::FeedMode;
 
 const EXAMPLES: &str = "\
@@ -92,6 +93,14 @@ the file as ${AIRTABLE_TOKEN}, never in clear.")]
     /// compare the config with the Airtable schema (fields renamed, added or removed).
     #[command(after_help = "Examples:\n  catsync check\n  catsync --config prod.toml check")]
     Check,
+    /// Product matching: `catsync match eval` measures the matcher on labelled CSV files.
+    #[command(
+        after_help = "Examples:\n  catsync match eval --catalog catalog.csv --offers feed.csv --truth pairs.csv"
+    )]
+    Match {
+        #[command(subcommand)]
+        command: MatchCommand,
+    },
     /// Development tools: local stand-ins for outside services (catsync dev airtable-sim).
     #[command(
         after_help = "Examples:\n  catsync dev airtable-sim\n  catsync dev airtable-sim --base bench-base.json --listen 127.0.0.1:0"

@@ -9,6 +9,7 @@ mod display;
 mod errors;
 mod import;
 mod init;
+mod matching;
 mod status;
 mod sync;
 
@@ -142,6 +143,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             Command::Errors(a) => errors::run(&settings, a).await,
             Command::Demo(a) => demo::run(&settings, a).await,
             Command::Check => check::run(&settings).await,
+            Command::Match { command } => matching::run(command).await,
             Command::Dev { command } => dev::run(command).await,
         }
         .context(format!("catsync {} failed", command_name(&cli.command)))
@@ -166,6 +168,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Errors(_) => "errors",
         Command::Demo(_) => "demo",
         Command::Check => "check",
+        Command::Match { .. } => "match",
         Command::Dev { .. } => "dev",
     }
 }

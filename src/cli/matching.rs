@@ -1,0 +1,74 @@
+//! `catsync match eval`: the matcher on two CSV files, scored against a file of true pairs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::{Outcome, UsageError};
+use crate::matching::eval::{evaluate, read_products, read_truth, ColumnMap, EvalError};
+use crate::matching::MatchOptions;
+
+#[derive(Debug, Subcommand)]
+pub enum MatchCommand {
+    /// Match two CSV files and print precision, recall and F1 against a file of true pairs.
+    #[command(after_help = "\
+Examples:
+  catsync match eval --catalog catalog.csv --offers feed.csv --truth pairs.csv
+  catsync match eval --catalog walmart.csv --offers amazon.csv --truth gt.csv --columns mpn=modelno,gtin= --json
+
+Files may be comma, semicolon, tab or | separated. Columns default to id, title, brand, mpn, gtin
+and price; --columns FIELD=HEADER renames them for both files (an empty HEADER: the files have no
+such column). The truth file lists catalog id, offer id per line after a header. Only automatic
+links count as answers; review cases are reported separately.")]
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Catalog products (the side each offer links to).
+    #[arg(long)]
+    pub catalog: PathBuf,
+    /// Offers (a distributor feed).
+    #[arg(long)]
+    pub offers: PathBuf,
+    /// True pairs: catalog id, offer id.
+    #[arg(long)]
+    pub truth: PathBuf,
+    /// Column names, as FIELD=HEADER pairs separated by commas.
+    #[arg(long, default_value = "")]
+    pub columns: String,
+    /// Score from which a link is made without review.
+    #[arg(long, default_value_t = MatchOptions::default().auto_accept)]
+    pub auto_accept: f64,
+    /// Score from which a candidate is queued for review.
+    #[arg(long, default_value_t = MatchOptions::default().review)]
+    pub review: f64,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(command: &MatchCommand) -> anyhow::Result<Outcome> {
+    let MatchCommand::Eval(args) = command;
+    let usage = |e: EvalError| match e {
+        EvalError::Columns(_) | EvalError::MissingColumn { .. } => anyhow::Error::new(UsageError(e.to_string())),
+        other => anyhow::Error::new(other),
+    };
+    let columns = ColumnMap::default().with_overrides(&args.columns).map_err(usage)?;
+    let catalog = read_products(&args.catalog, &columns).map_err(usage)?;
+    let offers = read_products(&args.offers, &columns).map_err(usage)?;
+    let truth = read_truth(&args.truth).map_err(usage)?;
+    let options = MatchOptions { auto_accept: args.auto_accept, review: args.review, ..MatchOptions::default() };
+    let report = tokio::task::spawn_blocking(move || evaluate(&catalog, &offers, &truth, &options)).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} catalog products, {} offers, {} true pairs: {} links ({} by GTIN, {} by part number, {} by title), {} for review, in {:.1} s",
+            report.catalog, report.offers, report.true_pairs, report.links, report.links_by_gtin, report.links_by_mpn,
+            report.links_by_title, report.review, report.seconds
+        );
+        println!("precision {:.3}  recall {:.3}  F1 {:.3}", report.precision, report.recall, report.f1);
+    }
+    Ok(Outcome::Completed)
+}

@@ -1,0 +1,214 @@
+//! Product matching: links each distributor offer to at most one catalog product, with a score,
+//! the method that decided (GTIN, part number or fuzzy title) and the evidence.
+//!
+//! No IO here: callers hand in the texts of both sides. `text` normalizes codes, brands and pack
+//! counts; `index` finds candidates without the cross product (title TF-IDF top-k and exact
+//! codes); `score` weighs each candidate's evidence; `assign` keeps one offer per catalog product
+//! within a feed and sends near-ties to review; `eval` measures all of it against a labelled truth.
+
+pub mod eval;
+pub mod index;
+pub mod score;
+pub mod text;
+
+use serde::Serialize;
+
+use index::CatalogIndex;
+use score::{Agreement, CodeLevel, Evidence};
+
+/// The text of a catalog product or an offer, as matching reads it.
+#[derive(Debug, Clone, Default)]
+pub struct ProductText {
+    pub id: String,
+    pub title: String,
+    pub brand: String,
+    pub mpn: String,
+    pub gtin: String,
+    pub price: Option<f64>,
+}
+
+impl ProductText {
+    /// Brand and title together: many titles omit the brand the other side's title has.
+    fn full_title(&self) -> String {
+        format!("{} {}", self.brand, self.title)
+    }
+}
+
+/// Thresholds, from `[matching]` in the config.
+#[derive(Debug, Clone, Copy)]
+pub struct MatchOptions {
+    /// Score from which a link is made without review.
+    pub auto_accept: f64,
+    /// Score from which a candidate is queued for review.
+    pub review: f64,
+    /// A runner-up whose match weight is within this many log-odds of the best makes the best a
+    /// review case (scores near 1 all look alike; weights keep their distance).
+    pub ambiguity_margin: f64,
+    /// Title candidates per offer.
+    pub candidates: usize,
+}
+
+impl Default for MatchOptions {
+    fn default() -> MatchOptions {
+        MatchOptions { auto_accept: 0.9, review: 0.5, ambiguity_margin: 1.0, candidates: 20 }
+    }
+}
+
+/// What decided a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Gtin,
+    Mpn,
+    Fuzzy,
+}
+
+/// Whether a link stands on its own or waits for a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Auto,
+    Review,
+}
+
+/// A proposed link of `offers[offer]` to `catalog[product]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    pub offer: usize,
+    pub product: usize,
+    pub score: f64,
+    pub method: Method,
+    pub status: Status,
+    pub evidence: Evidence,
+}
+
+/// The best candidates of one offer, best first.
+struct Scored {
+    offer: usize,
+    candidates: Vec<(usize, f64, Evidence)>,
+}
+
+/// Links the offers of one feed to the catalog: at most one product per offer and, within the
+/// feed, one offer per product (the best; the others go to review).
+pub fn match_feed(catalog: &[ProductText], offers: &[ProductText], options: &MatchOptions) -> Vec<Link> {
+    let index = CatalogIndex::build(catalog, offers);
+    let scored: Vec<Scored> =
+        offers.iter().enumerate().map(|(i, offer)| score_offer(&index, i, offer, options)).collect();
+    assign(scored, catalog.len(), options)
+}
+
+fn score_offer(index: &CatalogIndex, offer: usize, text: &ProductText, options: &MatchOptions) -> Scored {
+    let prepared = index.prepare(text);
+    let mut candidates: Vec<(usize, f64, Evidence)> = index
+        .candidates(&prepared, options.candidates)
+        .into_iter()
+        .map(|row| {
+            let evidence = Evidence::compare(index, &index.catalog[row as usize], &prepared);
+            (row as usize, evidence.score(), evidence)
+        })
+        .collect();
+    candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    candidates.truncate(2);
+    Scored { offer, candidates }
+}
+
+/// Greedy one-to-one assignment by descending score (JedAI's unique mapping clustering): a link
+/// is made only while its product is free. A near-tie is a review case, never a coin toss: an
+/// offer whose runner-up product is nearly as good, a product that two offers of the feed want
+/// about equally (duplicate listings), a product another offer already took, or another pack size.
+fn assign(scored: Vec<Scored>, products: usize, options: &MatchOptions) -> Vec<Link> {
+    let mut best: Vec<Scored> =
+        scored.into_iter().filter(|s| s.candidates.first().is_some_and(|c| c.1 >= options.review)).collect();
+    best.sort_by(|a, b| b.candidates[0].1.total_cmp(&a.candidates[0].1).then(a.offer.cmp(&b.offer)));
+    // The two best scores of the offers that want each product most.
+    let mut wanted = vec![(f64::NEG_INFINITY, f64::NEG_INFINITY); products];
+    for s in &best {
+        let (product, _, evidence) = &s.candidates[0];
+        let (w, weight) = (&mut wanted[*product], evidence.weight());
+        *w = if weight > w.0 { (weight, w.0) } else { (w.0, w.1.max(weight)) };
+    }
+    let near = |a: f64, b: f64| b >= a - options.ambiguity_margin;
+    let mut taken = vec![false; products];
+    best.into_iter()
+        .map(|mut s| {
+            let runner_up = s.candidates.get(1).map(|c| c.2.weight());
+            let (product, score, evidence) = s.candidates.swap_remove(0);
+            let decisive = evidence.gtin == Agreement::Agree;
+            let rival_offer = near(wanted[product].0, wanted[product].1);
+            // Another pack size is another product at another price: never linked unseen.
+            let ambiguous = evidence.pack == Agreement::Conflict
+                || !decisive && (rival_offer || runner_up.is_some_and(|r| near(evidence.weight(), r)));
+            let free = !std::mem::replace(&mut taken[product], true);
+            let status = if free && !ambiguous && score >= options.auto_accept { Status::Auto } else { Status::Review };
+            Link { offer: s.offer, product, score, method: method(&evidence), status, evidence }
+        })
+        .collect()
+}
+
+fn method(e: &Evidence) -> Method {
+    match (e.gtin, e.code) {
+        (Agreement::Agree, _) => Method::Gtin,
+        (_, CodeLevel::RareExact | CodeLevel::CommonExact) => Method::Mpn,
+        _ => Method::Fuzzy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(id: &str, title: &str, brand: &str, mpn: &str, gtin: &str) -> ProductText {
+        ProductText {
+            id: id.into(),
+            title: title.into(),
+            brand: brand.into(),
+            mpn: mpn.into(),
+            gtin: gtin.into(),
+            price: None,
+        }
+    }
+
+    fn catalog() -> Vec<ProductText> {
+        vec![
+            product("c1", "Wintec FileMate 4GB CompactFlash Card", "Wintec", "3FMCF4GB-R", ""),
+            product("c2", "Kodak Black Ink Cartridge 10B", "Kodak", "1163641", "041771163648"),
+            product("c3", "Belkin Pro Series USB 2.0 Cable 6 ft 3-Pack", "Belkin", "F3U138B06", ""),
+        ]
+    }
+
+    #[test]
+    fn a_upc_and_its_ean_form_are_one_gtin() {
+        let offers = [product("o1", "Ink cartridge black", "", "", "0041771163648")];
+        let links = match_feed(&catalog(), &offers, &MatchOptions::default());
+        assert_eq!((links[0].product, links[0].method, links[0].status), (1, Method::Gtin, Status::Auto));
+    }
+
+    #[test]
+    fn two_offers_that_want_one_product_equally_go_to_review() {
+        let offers = [
+            product("o1", "Wintec Filemate 4 GB CompactFlash Card", "Wintec", "3FMCF4GB-R", ""),
+            product("o2", "Wintec Filemate 4 GB CompactFlash Card", "Wintec", "3FMCF4GB-R", ""),
+        ];
+        let links = match_feed(&catalog(), &offers, &MatchOptions::default());
+        assert_eq!(links.len(), 2);
+        assert!(links.iter().all(|l| l.product == 0 && l.status == Status::Review), "{links:?}");
+        let single = match_feed(&catalog(), &offers[..1], &MatchOptions::default());
+        assert_eq!((single[0].status, single[0].method), (Status::Auto, Method::Mpn));
+    }
+
+    #[test]
+    fn a_different_brand_or_pack_size_is_evidence_against() {
+        let offers = [
+            product("o1", "Generic 4GB CompactFlash Card 3FMCF4GB-R", "Transcend", "", ""),
+            product("o2", "Belkin Pro Series USB 2.0 Cable 6 ft 2-Pack", "Belkin", "F3U138B06", ""),
+        ];
+        let links = match_feed(&catalog(), &offers, &MatchOptions::default());
+        for link in &links {
+            assert_ne!(link.status, Status::Auto, "{link:?}");
+        }
+        let belkin = links.iter().find(|l| l.offer == 1).unwrap();
+        assert_eq!(belkin.evidence.pack, Agreement::Conflict);
+        let transcend = links.iter().find(|l| l.offer == 0).unwrap();
+        assert_eq!(transcend.evidence.brand, Agreement::Conflict);
+    }
+}

@@ -1,0 +1,174 @@
+//! How much one catalog product and one offer agree, as discrete evidence a reviewer can read and
+//! a match weight: the sum of log-odds contributions (Fellegi-Sunter style), turned into 0–1.
+
+use serde::Serialize;
+
+use super::index::{CatalogIndex, Prepared};
+
+/// A code shared by at most this many products of both tables identifies one product.
+const RARE_CODE: u32 = 8;
+
+/// How the part numbers of the two sides compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeLevel {
+    /// The same code, rare in both tables.
+    RareExact,
+    /// The same code, but one that several products carry.
+    CommonExact,
+    /// One code ends with or contains the other (a vendor prefix, a colour suffix).
+    Variant,
+    /// Both sides carry codes and none agree.
+    Conflict,
+    /// One side has no code.
+    Unknown,
+}
+
+/// Agreement of an attribute both sides may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Agreement {
+    Agree,
+    Conflict,
+    Unknown,
+}
+
+/// Which features agreed, saved with each match as its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub gtin: Agreement,
+    pub code: CodeLevel,
+    /// The shared code, when one decided.
+    pub shared_code: Option<String>,
+    pub brand: Agreement,
+    pub pack: Agreement,
+    /// Share of the shorter title's IDF mass found in the other title.
+    pub title_coverage: f32,
+    /// TF-IDF cosine of the titles.
+    pub title_cosine: f32,
+    /// min/max of the two prices.
+    pub price_ratio: Option<f64>,
+}
+
+impl Evidence {
+    pub fn compare(index: &CatalogIndex, product: &Prepared, offer: &Prepared) -> Evidence {
+        let (code, shared_code) = compare_codes(index, &product.codes, &offer.codes);
+        Evidence {
+            gtin: agreement(product.gtin.as_ref(), offer.gtin.as_ref(), |a, b| a == b),
+            code,
+            shared_code,
+            brand: agreement(product.brand.as_ref(), offer.brand.as_ref(), |a, b| super::text::brands_agree(a, b)),
+            // Only stated counts compare: "10-Disc Spindle" is a 10-pack without the word.
+            pack: agreement(product.pack.as_ref(), offer.pack.as_ref(), |a, b| a == b),
+            title_coverage: coverage(index, product, offer),
+            title_cosine: cosine(product, offer),
+            price_ratio: match (product.price, offer.price) {
+                (Some(a), Some(b)) if a > 0.0 && b > 0.0 => Some(a.min(b) / a.max(b)),
+                _ => None,
+            },
+        }
+    }
+
+    /// The match weight in log-odds: each feature adds what its level says for or against.
+    pub fn weight(&self) -> f64 {
+        let mut w = -6.0;
+        w += match self.gtin {
+            Agreement::Agree => 14.0,
+            Agreement::Conflict => -6.0,
+            Agreement::Unknown => 0.0,
+        };
+        w += match self.code {
+            CodeLevel::RareExact => 6.0,
+            CodeLevel::CommonExact => 2.5,
+            CodeLevel::Variant => 2.5,
+            CodeLevel::Conflict => -2.0,
+            CodeLevel::Unknown => 0.0,
+        };
+        w += match self.brand {
+            Agreement::Agree => 1.0,
+            Agreement::Conflict => -3.0,
+            Agreement::Unknown => 0.0,
+        };
+        if self.pack == Agreement::Conflict {
+            w -= 2.5;
+        }
+        w += 7.0 * self.title_coverage as f64 + 2.0 * self.title_cosine as f64;
+        if self.price_ratio.is_some_and(|r| r < 0.3) {
+            w -= 1.5;
+        }
+        w
+    }
+
+    /// The weight as a 0–1 score.
+    pub fn score(&self) -> f64 {
+        1.0 / (1.0 + (-self.weight()).exp())
+    }
+}
+
+fn agreement<T>(a: Option<&T>, b: Option<&T>, same: impl Fn(&T, &T) -> bool) -> Agreement {
+    match (a, b) {
+        (Some(a), Some(b)) if same(a, b) => Agreement::Agree,
+        (Some(_), Some(_)) => Agreement::Conflict,
+        _ => Agreement::Unknown,
+    }
+}
+
+fn compare_codes(index: &CatalogIndex, product: &[String], offer: &[String]) -> (CodeLevel, Option<String>) {
+    if product.is_empty() || offer.is_empty() {
+        return (CodeLevel::Unknown, None);
+    }
+    let mut best = (CodeLevel::Conflict, None);
+    for code in product.iter().filter(|c| offer.contains(c)) {
+        if index.code_frequency(code) <= RARE_CODE {
+            return (CodeLevel::RareExact, Some(code.clone()));
+        }
+        best = (CodeLevel::CommonExact, Some(code.clone()));
+    }
+    if best.0 == CodeLevel::Conflict {
+        let variant = product.iter().find(|p| offer.iter().any(|o| is_variant(p, o)));
+        if let Some(code) = variant {
+            best = (CodeLevel::Variant, Some(code.clone()));
+        }
+    }
+    best
+}
+
+/// `s82abcp` / `hons82abcp` (a vendor prefix), `lapst110` / `lapst110black` (a suffix): one code
+/// contains the other and the shorter still has 5 characters.
+fn is_variant(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.len() >= 5 && long.contains(short)
+}
+
+/// The share of the shorter title's IDF mass that the other title also has: catalog titles are
+/// short and offer titles verbose, so this beats a symmetric score.
+fn coverage(index: &CatalogIndex, a: &Prepared, b: &Prepared) -> f32 {
+    let (short, long) = if a.words.len() <= b.words.len() { (a, b) } else { (b, a) };
+    let total: f32 = short.words.iter().map(|(w, _)| index.idf(*w)).sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    let shared: f32 = short
+        .words
+        .iter()
+        .filter(|(w, _)| long.words.binary_search_by_key(w, |(id, _)| *id).is_ok())
+        .map(|(w, _)| index.idf(*w))
+        .sum();
+    shared / total
+}
+
+fn cosine(a: &Prepared, b: &Prepared) -> f32 {
+    let (mut i, mut j, mut dot) = (0, 0, 0.0);
+    while i < a.words.len() && j < b.words.len() {
+        match a.words[i].0.cmp(&b.words[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                dot += a.words[i].1 * b.words[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    dot
+}

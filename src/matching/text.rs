@@ -1,0 +1,224 @@
+//! What product text becomes before it is compared: words, model-number codes, brand keys and
+//! pack counts. Pure functions over strings; no IO.
+
+use std::collections::HashSet;
+
+/// Lowercase ASCII letters and digits only: `HLE08500-01K` → `hle0850001k`.
+pub fn squash(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).filter(char::is_ascii_alphanumeric).collect()
+}
+
+/// Lowercase word tokens of a title: runs of letters and digits.
+pub fn words(s: &str) -> Vec<String> {
+    s.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
+}
+
+/// A normalized manufacturer part number: squashed, with an HP-style region suffix after `#`
+/// dropped (`CD994FN#140` → `cd994fn`) and leading zeros of an all-digit code removed.
+pub fn mpn_key(mpn: &str) -> Option<String> {
+    let head = mpn.split('#').next().unwrap_or(mpn);
+    let key = squash(head);
+    let key = if key.bytes().all(|b| b.is_ascii_digit()) { key.trim_start_matches('0').to_string() } else { key };
+    (key.len() >= 3).then_some(key)
+}
+
+/// Words that name a unit, so that `500gb`, `1080p` or `7200rpm` are not taken for part numbers.
+const UNITS: &[&str] = &[
+    "gb", "tb", "mb", "kb", "ghz", "mhz", "hz", "mm", "cm", "in", "inch", "ft", "m", "p", "i", "rpm", "w", "v", "mah",
+    "ah", "pk", "pack", "pc", "pcs", "ct", "x", "way", "pin", "oz", "lb", "lbs", "kg", "g", "mp", "dpi", "ppm", "lm",
+    "k", "th", "st", "nd", "rd", "bit", "mbps", "gbps", "ms", "ns", "db", "ml", "l", "yd", "port", "ports", "hr",
+];
+
+/// Words after which a code names the device an item fits, not the item ("for BD-C5500").
+const HOST_MARKERS: &[&str] = &["for", "fits", "compatible", "replaces", "replacement"];
+
+/// Candidate part numbers in free text and an MPN field: tokens of 4+ characters with a digit
+/// and a letter, all-digit tokens of 5+ digits, a short letter run joined to the digits after it
+/// (`XRS 9645` → `xrs9645`), and the parts of dashed codes. Unit expressions and codes that follow
+/// "for"/"compatible with" are skipped.
+pub fn codes(title: &str, mpn: &str) -> HashSet<String> {
+    let mut out = HashSet::new();
+    if let Some(key) = mpn_key(mpn) {
+        out.insert(key);
+    }
+    let raw: Vec<&str> =
+        title.split(|c: char| c.is_whitespace() || ",;()[]{}/\"'".contains(c)).filter(|t| !t.is_empty()).collect();
+    let mut after_host = false;
+    for (i, token) in raw.iter().enumerate() {
+        let lower = token.to_lowercase();
+        if HOST_MARKERS.contains(&lower.as_str()) {
+            after_host = true;
+            continue;
+        }
+        if after_host {
+            // Everything up to the next plain word belongs to the host device.
+            after_host = is_code(&squash(token));
+            continue;
+        }
+        add_code(&mut out, token);
+        if let Some(next) = raw.get(i + 1) {
+            let letters = squash(token);
+            if (2..=4).contains(&letters.len()) && letters.bytes().all(|b| b.is_ascii_alphabetic()) {
+                let joined = format!("{letters}{}", squash(next));
+                if is_code(&joined) && squash(next).bytes().any(|b| b.is_ascii_digit()) {
+                    out.insert(joined);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn add_code(out: &mut HashSet<String>, token: &str) {
+    let head = token.split('#').next().unwrap_or(token);
+    let key = squash(head);
+    if is_code(&key) {
+        out.insert(key);
+    }
+    if head.contains('-') {
+        for part in head.split('-').map(squash).filter(|p| is_code(p)) {
+            out.insert(part);
+        }
+    }
+}
+
+/// Whether a squashed token looks like a part number rather than a word, a size or a year.
+pub fn is_code(key: &str) -> bool {
+    let digits = key.bytes().filter(u8::is_ascii_digit).count();
+    if digits == key.len() {
+        return key.len() >= 5;
+    }
+    key.len() >= 4 && digits > 0 && !is_unit_expression(key)
+}
+
+/// `500gb`, `1080p`, `2way`, `15pk`, `3x`: a number followed by a unit.
+fn is_unit_expression(key: &str) -> bool {
+    let split = key.find(|c: char| !c.is_ascii_digit()).unwrap_or(key.len());
+    split > 0 && UNITS.contains(&&key[split..])
+}
+
+/// Corporate and generic words dropped from brand names before comparing them.
+const BRAND_NOISE: &[&str] = &[
+    "inc",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "ltd",
+    "llc",
+    "gmbh",
+    "tech",
+    "technology",
+    "technologies",
+    "products",
+    "international",
+    "electronics",
+    "labs",
+    "data",
+    "multimedia",
+    "com",
+    "the",
+    "usa",
+    "america",
+];
+
+/// Brand aliases every catalog meets; config and confirmed matches add more.
+const BRAND_ALIASES: &[(&str, &str)] = &[
+    ("hewlettpackard", "hp"),
+    ("westerndigital", "wd"),
+    ("tplink", "tplink"),
+    ("3mcompany", "3m"),
+    ("lgelectronics", "lg"),
+];
+
+/// A comparable brand key: lowercase, corporate words dropped, squashed, aliases applied
+/// ("Hewlett-Packard Company" → `hp`).
+pub fn brand_key(brand: &str) -> Option<String> {
+    let kept: Vec<String> = words(brand).into_iter().filter(|w| !BRAND_NOISE.contains(&w.as_str())).collect();
+    let key: String = kept.concat().chars().filter(char::is_ascii_alphanumeric).collect();
+    if key.is_empty() {
+        return None;
+    }
+    Some(BRAND_ALIASES.iter().find(|(from, _)| *from == key).map_or(key, |(_, to)| to.to_string()))
+}
+
+/// Whether two brand keys name the same maker: equal, or one a prefix of the other
+/// (`startech` / `startechcom`).
+pub fn brands_agree(a: &str, b: &str) -> bool {
+    a == b || (a.len() >= 3 && b.len() >= 3 && (a.starts_with(b) || b.starts_with(a)))
+}
+
+/// A pack count stated in a title ("2-Pack", "pack of 4", "4pk", "Twin-Pack"), if any.
+pub fn pack_count(title: &str) -> Option<u32> {
+    let w = words(title);
+    for (i, word) in w.iter().enumerate() {
+        let number = |s: &str| s.parse::<u32>().ok().filter(|n| (2..=500).contains(n));
+        match word.as_str() {
+            "twin" if w.get(i + 1).is_some_and(|n| n == "pack") => return Some(2),
+            "pack" | "pk" | "count" | "ct" if i > 0 => {
+                if let Some(n) = number(&w[i - 1]) {
+                    return Some(n);
+                }
+            }
+            "of" if i > 0 && matches!(w[i - 1].as_str(), "pack" | "set" | "box") => {
+                if let Some(n) = w.get(i + 1).and_then(|n| number(n)) {
+                    return Some(n);
+                }
+            }
+            _ => {
+                for unit in ["pk", "pack", "ct"] {
+                    if let Some(n) = word.strip_suffix(unit).and_then(number) {
+                        return Some(n);
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_numbers_normalize_across_spellings() {
+        assert_eq!(mpn_key("HLE08500-01K").as_deref(), Some("hle0850001k"));
+        assert_eq!(mpn_key("CD994FN#140").as_deref(), Some("cd994fn"));
+        assert_eq!(mpn_key("00540"), Some("540".into()));
+        assert_eq!(mpn_key("LS-WX1.0TL/R1").as_deref(), Some("lswx10tlr1"));
+        assert_eq!(mpn_key("  "), None);
+    }
+
+    #[test]
+    fn codes_come_from_titles_without_units_or_host_devices() {
+        let c = codes("Bosch GSR12V-300 Drill 12V 2.0Ah 500GB 1080p", "");
+        assert!(c.contains("gsr12v300") && c.contains("gsr12v"), "{c:?}");
+        assert!(!c.contains("500gb") && !c.contains("1080p") && !c.contains("12v"), "{c:?}");
+        let remote = codes("Universal remote for BD-C5500 BD-C6500 players RMT-100", "");
+        assert!(!c.is_empty() && !remote.contains("bdc5500") && !remote.contains("bdc6500"), "{remote:?}");
+        assert!(remote.contains("rmt100"), "{remote:?}");
+        assert!(codes("Netgear XRS 9645 router", "").contains("xrs9645"));
+        assert!(codes("Switch", "DGS-1008P").contains("dgs1008p"));
+        assert!(!codes("Year 2011 edition", "").contains("2011"), "four digits are too weak");
+    }
+
+    #[test]
+    fn brands_compare_by_key_and_alias() {
+        assert_eq!(brand_key("Hewlett-Packard Company").as_deref(), Some("hp"));
+        assert_eq!(brand_key("HP").as_deref(), Some("hp"));
+        assert_eq!(brand_key("Inc."), None);
+        assert!(brands_agree("startech", "startechcom"));
+        assert!(!brands_agree("hp", "hpe") || "hp".len() < 3);
+        assert!(!brands_agree("bosch", "makita"));
+    }
+
+    #[test]
+    fn pack_counts_are_read_in_their_usual_spellings() {
+        assert_eq!(pack_count("AA Batteries 4-Pack"), Some(4));
+        assert_eq!(pack_count("Sponge 4pk"), Some(4));
+        assert_eq!(pack_count("Pack of 12 pens"), Some(12));
+        assert_eq!(pack_count("Twin Pack cartridges"), Some(2));
+        assert_eq!(pack_count("USB cable 6 ft"), None);
+    }
+}
