@@ -273,38 +273,32 @@ impl AirtableClient {
                 Ok(response) => self.read(response).await,
                 Err(e) => Err(Retry::After(None, describe(&e))),
             };
-            let retry = match outcome {
+            match outcome {
                 Ok(answer) => return Ok(answer),
                 Err(Retry::Fatal(failure)) => return Err(classify(&request, failure)),
-                Err(retry) => retry,
-            };
-            self.stats.retries.fetch_add(1, Relaxed);
-            match retry {
-                Retry::RateLimited(failure) => {
+                Err(Retry::RateLimited(failure)) => {
                     self.stats.rate_limited.fetch_add(1, Relaxed);
                     rate_limited += 1;
                     if rate_limited > self.policy.rate_limited_attempts {
-                        return Err(AirtableError::GaveUp {
-                            request,
-                            attempts: rate_limited,
-                            last: failure.to_string(),
-                        });
+                        let last = failure.to_string();
+                        return Err(AirtableError::GaveUp { request, attempts: rate_limited, last });
                     }
+                    self.stats.retries.fetch_add(1, Relaxed);
                     let until = tokio::time::Instant::now() + self.policy.penalty;
                     tracing::warn!(%request, "Airtable answered 429; pausing this base for {:?}", self.policy.penalty);
                     self.limiter.hold(base, until);
                 }
-                Retry::After(retry_after, last) => {
+                Err(Retry::After(retry_after, last)) => {
                     failures += 1;
                     if failures >= self.policy.attempts {
                         return Err(AirtableError::GaveUp { request, attempts: failures, last });
                     }
+                    self.stats.retries.fetch_add(1, Relaxed);
                     // A Retry-After of hours would stall the sync; beyond the penalty, fail and rerun later.
                     let wait = retry_after.map_or_else(|| self.backoff(failures), |w| w.min(self.policy.penalty));
                     tracing::warn!(%request, attempt = failures, "{last}; retrying in {wait:?}");
                     tokio::time::sleep(wait).await;
                 }
-                Retry::Fatal(_) => unreachable!("returned above"),
             }
         }
     }
