@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use super::text;
 use super::ProductText;
 
-/// Words in more than this share of catalog rows add cost, not recall.
+/// Words in more than this share of catalog rows add cost, not recall…
 const COMMON_WORD_SHARE: f64 = 0.05;
+/// …and a posting list never grows past this, so a query stays cheap at a million rows.
+const MAX_POSTINGS: usize = 2_000;
 /// Code keys shared by more catalog rows than this are not identifying.
 const CODE_POSTINGS_CAP: usize = 40;
 
@@ -30,6 +32,7 @@ pub struct CatalogIndex {
     code_df: HashMap<String, u32>,
     postings: Vec<Vec<(u32, f32)>>,
     codes: HashMap<String, Vec<u32>>,
+    gtins: HashMap<String, Vec<u32>>,
     pub catalog: Vec<Prepared>,
 }
 
@@ -52,17 +55,27 @@ impl CatalogIndex {
         }
         let docs = (catalog.len() + offers.len()) as f32;
         let idf = df.iter().map(|&d| (docs / (1.0 + d as f32)).ln().max(0.0)).collect();
-        let mut index =
-            CatalogIndex { vocabulary, idf, code_df, postings: Vec::new(), codes: HashMap::new(), catalog: Vec::new() };
+        let mut index = CatalogIndex {
+            vocabulary,
+            idf,
+            code_df,
+            postings: Vec::new(),
+            codes: HashMap::new(),
+            gtins: HashMap::new(),
+            catalog: Vec::new(),
+        };
         index.catalog = catalog.iter().map(|p| index.prepare(p)).collect();
         index.postings = vec![Vec::new(); index.idf.len()];
-        let common = (catalog.len() as f64 * COMMON_WORD_SHARE).max(50.0) as usize;
+        let common = ((catalog.len() as f64 * COMMON_WORD_SHARE) as usize).clamp(50, MAX_POSTINGS);
         for (row, p) in index.catalog.iter().enumerate() {
             for &(word, weight) in &p.words {
                 index.postings[word as usize].push((row as u32, weight));
             }
             for code in &p.codes {
                 index.codes.entry(code.clone()).or_default().push(row as u32);
+            }
+            if let Some(gtin) = &p.gtin {
+                index.gtins.entry(gtin.clone()).or_default().push(row as u32);
             }
         }
         for list in index.postings.iter_mut().filter(|l| l.len() > common) {
@@ -100,8 +113,8 @@ impl CatalogIndex {
         self.idf[word as usize]
     }
 
-    /// Catalog rows worth scoring against an offer: those sharing a code, and the `k` most similar
-    /// titles.
+    /// Catalog rows worth scoring against an offer: those with its GTIN, those sharing a code, and
+    /// the `k` most similar titles.
     pub fn candidates(&self, offer: &Prepared, k: usize) -> Vec<u32> {
         let mut scores: HashMap<u32, f32> = HashMap::new();
         for &(word, weight) in &offer.words {
@@ -110,11 +123,16 @@ impl CatalogIndex {
             }
         }
         let mut ranked: Vec<(u32, f32)> = scores.into_iter().collect();
-        ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut rows: Vec<u32> = ranked.into_iter().take(k).map(|(row, _)| row).collect();
+        let by_score = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > k {
+            ranked.select_nth_unstable_by(k, by_score);
+            ranked.truncate(k);
+        }
+        let mut rows: Vec<u32> = ranked.into_iter().map(|(row, _)| row).collect();
         for code in &offer.codes {
             rows.extend(self.codes.get(code).into_iter().flatten());
         }
+        rows.extend(offer.gtin.as_ref().and_then(|g| self.gtins.get(g)).into_iter().flatten());
         rows.sort_unstable();
         rows.dedup();
         rows

@@ -138,8 +138,10 @@ fn assign(scored: Vec<Scored>, products: usize, options: &MatchOptions) -> Vec<L
             // Another pack size is another product at another price: never linked unseen.
             let ambiguous = evidence.pack == Agreement::Conflict
                 || !decisive && (rival_offer || runner_up.is_some_and(|r| near(evidence.weight(), r)));
-            let free = !std::mem::replace(&mut taken[product], true);
-            let status = if free && !ambiguous && score >= options.auto_accept { Status::Auto } else { Status::Review };
+            // Only an automatic link takes its product: a review case must not block a clean one.
+            let auto = !taken[product] && !ambiguous && score >= options.auto_accept;
+            taken[product] |= auto;
+            let status = if auto { Status::Auto } else { Status::Review };
             Link { offer: s.offer, product, score, method: method(&evidence), status, evidence }
         })
         .collect()
@@ -177,8 +179,8 @@ mod tests {
     }
 
     #[test]
-    fn a_upc_and_its_ean_form_are_one_gtin() {
-        let offers = [product("o1", "Ink cartridge black", "", "", "0041771163648")];
+    fn a_upc_and_its_ean_form_are_one_gtin_even_without_a_shared_word() {
+        let offers = [product("o1", "Tintenpatrone schwarz", "", "", "0041771163648")];
         let links = match_feed(&catalog(), &offers, &MatchOptions::default());
         assert_eq!((links[0].product, links[0].method, links[0].status), (1, Method::Gtin, Status::Auto));
     }

@@ -13,13 +13,24 @@ pub fn words(s: &str) -> Vec<String> {
     s.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
 }
 
+/// What an MPN field holds when there is none.
+const NO_MPN: &[&str] = &["none", "na", "nan", "null", "unknown", "doesnotapply", "notapplicable", "nomodel"];
+
 /// A normalized manufacturer part number: squashed, with an HP-style region suffix after `#`
 /// dropped (`CD994FN#140` → `cd994fn`) and leading zeros of an all-digit code removed.
 pub fn mpn_key(mpn: &str) -> Option<String> {
-    let head = mpn.split('#').next().unwrap_or(mpn);
-    let key = squash(head);
-    let key = if key.bytes().all(|b| b.is_ascii_digit()) { key.trim_start_matches('0').to_string() } else { key };
-    (key.len() >= 3).then_some(key)
+    let key = code_key(mpn);
+    (key.len() >= 3 && !NO_MPN.contains(&key.as_str())).then_some(key)
+}
+
+/// One spelling of a code wherever it comes from (MPN field or title).
+fn code_key(raw: &str) -> String {
+    let key = squash(raw.split('#').next().unwrap_or(raw));
+    if key.bytes().all(|b| b.is_ascii_digit()) {
+        key.trim_start_matches('0').to_string()
+    } else {
+        key
+    }
 }
 
 /// Words that name a unit, so that `500gb`, `1080p` or `7200rpm` are not taken for part numbers.
@@ -29,8 +40,10 @@ const UNITS: &[&str] = &[
     "k", "th", "st", "nd", "rd", "bit", "mbps", "gbps", "ms", "ns", "db", "ml", "l", "yd", "port", "ports", "hr",
 ];
 
-/// Words after which a code names the device an item fits, not the item ("for BD-C5500").
+/// Words after which codes name the device an item fits, not the item ("for BD-C5500").
 const HOST_MARKERS: &[&str] = &["for", "fits", "compatible", "replaces", "replacement"];
+/// Words inside such a phrase ("compatible with Canon LP-E6") that do not end it.
+const HOST_FILLERS: &[&str] = &["with", "use", "the", "a", "an", "and", "or", "models", "model", "series"];
 
 /// Candidate part numbers in free text and an MPN field: tokens of 4+ characters with a digit
 /// and a letter, all-digit tokens of 5+ digits, a short letter run joined to the digits after it
@@ -43,17 +56,21 @@ pub fn codes(title: &str, mpn: &str) -> HashSet<String> {
     }
     let raw: Vec<&str> =
         title.split(|c: char| c.is_whitespace() || ",;()[]{}/\"'".contains(c)).filter(|t| !t.is_empty()).collect();
-    let mut after_host = false;
+    // In a host phrase: skipping until a code was seen and a plain word follows it.
+    let mut host: Option<bool> = None;
     for (i, token) in raw.iter().enumerate() {
         let lower = token.to_lowercase();
         if HOST_MARKERS.contains(&lower.as_str()) {
-            after_host = true;
+            host = Some(false);
             continue;
         }
-        if after_host {
-            // Everything up to the next plain word belongs to the host device.
-            after_host = is_code(&squash(token));
-            continue;
+        if let Some(seen_code) = host {
+            let code = is_code(&squash(token));
+            if code || !seen_code || HOST_FILLERS.contains(&lower.as_str()) {
+                host = Some(seen_code || code);
+                continue;
+            }
+            host = None;
         }
         add_code(&mut out, token);
         if let Some(next) = raw.get(i + 1) {
@@ -71,9 +88,8 @@ pub fn codes(title: &str, mpn: &str) -> HashSet<String> {
 
 fn add_code(out: &mut HashSet<String>, token: &str) {
     let head = token.split('#').next().unwrap_or(token);
-    let key = squash(head);
-    if is_code(&key) {
-        out.insert(key);
+    if is_code(&squash(head)) {
+        out.insert(code_key(head));
     }
     if head.contains('-') {
         for part in head.split('-').map(squash).filter(|p| is_code(p)) {
@@ -123,13 +139,8 @@ const BRAND_NOISE: &[&str] = &[
 ];
 
 /// Brand aliases every catalog meets; config and confirmed matches add more.
-const BRAND_ALIASES: &[(&str, &str)] = &[
-    ("hewlettpackard", "hp"),
-    ("westerndigital", "wd"),
-    ("tplink", "tplink"),
-    ("3mcompany", "3m"),
-    ("lgelectronics", "lg"),
-];
+const BRAND_ALIASES: &[(&str, &str)] =
+    &[("hewlettpackard", "hp"), ("westerndigital", "wd"), ("3mcompany", "3m"), ("lgelectronics", "lg")];
 
 /// A comparable brand key: lowercase, corporate words dropped, squashed, aliases applied
 /// ("Hewlett-Packard Company" → `hp`).
@@ -198,6 +209,11 @@ mod tests {
         let remote = codes("Universal remote for BD-C5500 BD-C6500 players RMT-100", "");
         assert!(!c.is_empty() && !remote.contains("bdc5500") && !remote.contains("bdc6500"), "{remote:?}");
         assert!(remote.contains("rmt100"), "{remote:?}");
+        let samsung = codes("Remote control for Samsung BD-C5500, black", "");
+        assert!(!samsung.contains("bdc5500") && !samsung.contains("c5500"), "{samsung:?}");
+        assert!(codes("Battery compatible with Canon LP-E6", "").is_empty());
+        assert!(codes("Ink cartridge 012345", "").contains("12345"), "zeros dropped as in MPN fields");
+        assert_eq!(mpn_key("Does not apply"), None);
         assert!(codes("Netgear XRS 9645 router", "").contains("xrs9645"));
         assert!(codes("Switch", "DGS-1008P").contains("dgs1008p"));
         assert!(!codes("Year 2011 edition", "").contains("2011"), "four digits are too weak");
@@ -209,7 +225,7 @@ mod tests {
         assert_eq!(brand_key("HP").as_deref(), Some("hp"));
         assert_eq!(brand_key("Inc."), None);
         assert!(brands_agree("startech", "startechcom"));
-        assert!(!brands_agree("hp", "hpe") || "hp".len() < 3);
+        assert!(!brands_agree("hp", "hpe"), "two-letter keys must be equal");
         assert!(!brands_agree("bosch", "makita"));
     }
 

@@ -63,10 +63,12 @@ pub fn validate(table: &CatalogTable) -> Result<(), StoreError> {
             format!("catsync keeps its own data in {own}; give the table another name in catsync.toml"),
         ));
     }
-    if name.contains("__") {
+    // `a_` + `__` + `b` and `a` + `__` + `_b` would name one link table for two tables.
+    if name.contains("__") || name.ends_with('_') {
         return Err(schema_error(
             name,
-            "a table name may not contain \"__\" (link tables are named <table>__<column>); rename it in catsync.toml"
+            "a table name may not contain \"__\" or end with \"_\" (link tables are named <table>__<column>); \
+             rename it in catsync.toml"
                 .into(),
         ));
     }
@@ -105,6 +107,10 @@ fn validate_column(table: &CatalogTable, column: &CatalogColumn) -> Result<(), S
         ));
     }
     let link = table.link_table(col);
+    if column.ty == ColumnType::Links && col.starts_with('_') {
+        let reason = format!("the links column \"{col}\" may not start with \"_\" (its link table would be \"{link}\"); rename it in catsync.toml");
+        return Err(schema_error(&table.name, reason));
+    }
     if column.ty == ColumnType::Links && link.len() > MAX_NAME_BYTES {
         let reason = format!(
             "the link table \"{link}\" of column \"{col}\" would be longer than 63 bytes; shorten the table or \
@@ -538,7 +544,7 @@ mod tests {
     #[test]
     fn names_that_could_break_sql_or_collide_are_refused() {
         let text = ColumnType::Scalar(ScalarType::Text);
-        for bad in ["Products", "1st", "products; drop table x", "sync_runs", "a__b", "sqlite_x", ""] {
+        for bad in ["Products", "1st", "products; drop table x", "sync_runs", "a__b", "a_", "sqlite_x", ""] {
             assert!(validate(&table(bad, &[])).is_err(), "{bad:?} was accepted");
         }
         assert!(validate(&table("products", &[("id", text)])).is_err());

@@ -78,6 +78,13 @@ pub fn convert_cell(value: Option<&Value>, ty: ColumnType) -> (CellValue, Proble
             Some((ErrorType::Warning, format!("the computed value is {marker}; stored as NULL"))),
         );
     }
+    if has_nul(value) {
+        // PostgreSQL refuses NUL in text and JSON; refused here, both stores stay alike.
+        return (
+            CellValue::Null,
+            Some((ErrorType::Rejected, "the value contains a NUL character; stored as NULL".into())),
+        );
+    }
     let converted = match ty {
         ColumnType::Scalar(scalar) => scalar_cell(value, scalar),
         ColumnType::Array(scalar) => array_cell(value, scalar),
@@ -86,6 +93,15 @@ pub fn convert_cell(value: Option<&Value>, ty: ColumnType) -> (CellValue, Proble
     match converted {
         Ok((value, warning)) => (value, warning.map(|w| (ErrorType::Warning, w))),
         Err(reason) => (CellValue::Null, Some((ErrorType::Rejected, format!("{reason}; stored as NULL")))),
+    }
+}
+
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 
@@ -293,6 +309,17 @@ mod tests {
         assert_eq!(convert_cell(None, ColumnType::parse("boolean").unwrap()), (CellValue::Boolean(false), None));
         assert_eq!(cell(json!("\n"), "text").0, CellValue::Null);
         assert_eq!(cell(json!(0), "integer").0, CellValue::Integer(0));
+    }
+
+    #[test]
+    fn nul_characters_are_rejected_in_text_and_json() {
+        for (value, ty) in
+            [(json!("a\u{0}b"), "text"), (json!({"k": "x\u{0}y"}), "json"), (json!(["a\u{0}"]), "text[]")]
+        {
+            let (v, p) = cell(value, ty);
+            assert_eq!(v, CellValue::Null);
+            assert_eq!(p.unwrap().0, ErrorType::Rejected);
+        }
     }
 
     #[test]
