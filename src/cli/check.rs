@@ -49,12 +49,11 @@ async fn airtable_drift(settings: &Settings, store: &dyn Store) -> anyhow::Resul
             }
         };
         let blocking = drifts.iter().any(|d| matches!(d, Drift::Missing { .. } | Drift::UnknownTable { .. }));
-        let state = if drifts.is_empty() {
-            "matches Airtable"
-        } else if blocking {
-            "CANNOT SYNC"
-        } else {
-            "syncs; config is stale"
+        let renamed = drifts.iter().any(|d| matches!(d, Drift::Renamed { .. }));
+        let state = match (blocking, renamed) {
+            (true, _) => "CANNOT SYNC",
+            (false, true) => "syncs (renamed fields are followed by id); the config's names are stale",
+            (false, false) => "matches Airtable",
         };
         println!("table      {label}: {state}");
         for d in &drifts {
