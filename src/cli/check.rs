@@ -34,7 +34,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Outcome> {
 /// (that table cannot sync); renamed and unsynced fields are reported only.
 async fn airtable_drift(settings: &Settings, store: &dyn Store) -> anyhow::Result<Outcome> {
     let (section, client) = settings.airtable_client()?;
-    println!("airtable   {}", section.api_url);
+    println!("airtable   {}", crate::store::redact_url(&section.api_url));
     let schemas = base_schemas(&client, section.tables.iter().map(|t| t.base.get_ref().as_str())).await;
     let mut outcome = Outcome::Completed;
     for table in &section.tables {
