@@ -92,8 +92,25 @@ struct Scored {
 /// feed, one offer per product (the best; the others go to review).
 pub fn match_feed(catalog: &[ProductText], offers: &[ProductText], options: &MatchOptions) -> Vec<Link> {
     let index = CatalogIndex::build(catalog, offers);
-    let scored: Vec<Scored> =
-        offers.iter().enumerate().map(|(i, offer)| score_offer(&index, i, offer, options)).collect();
+    // Offers score independently against a read-only index: one chunk per core.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = offers.len().div_ceil(threads).max(1);
+    let scored: Vec<Scored> = std::thread::scope(|scope| {
+        let index = &index;
+        let workers: Vec<_> = offers
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                scope.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, o)| score_offer(index, c * chunk + i, o, options))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("scoring does not panic")).collect()
+    });
     assign(scored, catalog.len(), options)
 }
 
