@@ -64,6 +64,11 @@ pub fn codes(title: &str, mpn: &str) -> HashSet<String> {
             host = Some(false);
             continue;
         }
+        if matches!(lower.as_str(), "-" | "–" | "—" | "|") {
+            // "… for iPad 2 - MW123X": a trailing " - CODE" is the item's own.
+            host = None;
+            continue;
+        }
         if let Some(seen_code) = host {
             let code = is_code(&squash(token));
             if code || !seen_code || HOST_FILLERS.contains(&lower.as_str()) {
@@ -212,6 +217,7 @@ mod tests {
         let samsung = codes("Remote control for Samsung BD-C5500, black", "");
         assert!(!samsung.contains("bdc5500") && !samsung.contains("c5500"), "{samsung:?}");
         assert!(codes("Battery compatible with Canon LP-E6", "").is_empty());
+        assert!(codes("Case for iPad 2 Black - MW123X", "").contains("mw123x"), "a trailing code is the item's");
         assert!(codes("Ink cartridge 012345", "").contains("12345"), "zeros dropped as in MPN fields");
         assert_eq!(mpn_key("Does not apply"), None);
         assert!(codes("Netgear XRS 9645 router", "").contains("xrs9645"));
