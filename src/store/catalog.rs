@@ -15,7 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::catalog::{CatalogColumn, CatalogRecord, CatalogTable, CellValue, ColumnType, ScalarType, RESERVED_COLUMNS};
-use crate::control::RunCounts;
+use crate::control::{RunCounts, RunRecord};
 use crate::store::StoreError;
 
 /// Longest identifier PostgreSQL keeps without truncating it (NAMEDATALEN − 1); CockroachDB and
@@ -469,6 +469,13 @@ pub fn add_counts(a: RunCounts, b: RunCounts) -> RunCounts {
         deactivated: a.deactivated + b.deactivated,
         ..a
     }
+}
+
+/// The run a catalog sync ends with: the store-side counts of its earlier batches, its last batch
+/// and its soft deletes, with the reader-side counts the run already carries.
+pub fn finished_run(run: &RunRecord, earlier: RunCounts, last_batch: RunCounts, deactivated: u64) -> RunRecord {
+    let store_side = add_counts(add_counts(earlier, last_batch), RunCounts { deactivated, ..RunCounts::default() });
+    RunRecord { counts: store_side.with_reader_counts(&run.counts), ..run.clone() }
 }
 
 /// Text of a timestamp as the SQLite store keeps them, also inside JSON arrays.

@@ -546,10 +546,7 @@ impl CatalogSync for PgCatalogSync {
         let run = in_transaction(c, "committing a catalog sync", || async {
             let batch = write_batch(c, prepared, sql, &records, &end.problems, now).await?;
             let deactivated = soft_delete(c, sql, &end.delete, now).await?;
-            let store_side =
-                add_counts(add_counts(self.counts, batch), RunCounts { deactivated, ..RunCounts::default() });
-            let mut run = end.run.clone();
-            run.counts = store_side.with_reader_counts(&end.run.counts);
+            let run = shared::finished_run(&end.run, self.counts, batch, deactivated);
             control::finish_run(c, &run).await?;
             match &end.advance {
                 Some(advance) => control::advance(c, &run, advance).await?,

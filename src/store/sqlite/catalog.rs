@@ -333,10 +333,7 @@ impl CatalogSync for SqliteCatalogSync {
             in_write_transaction(c, |tx| {
                 let batch = write_batch(tx, &sql, &records, &end.problems, &now)?;
                 let deactivated = soft_delete(tx, &sql, &end.delete, &now)?;
-                let store_side =
-                    add_counts(add_counts(synced, batch), RunCounts { deactivated, ..RunCounts::default() });
-                let mut run = end.run;
-                run.counts = store_side.with_reader_counts(&run.counts);
+                let run = shared::finished_run(&end.run, synced, batch, deactivated);
                 control::finish_run(tx, &run)?;
                 match &end.advance {
                     Some(advance) => control::advance(tx, &run, advance)?,
