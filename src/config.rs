@@ -8,6 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::catalog::{ColumnType, RESERVED_COLUMNS};
+use crate::matching::MatchOptions;
 use crate::source::feed::{FeedMode, FeedProfile, Role};
 
 /// Store used when neither flag, environment nor config names one.
@@ -27,6 +28,8 @@ pub struct Config {
     pub distributors: Vec<DistributorSection>,
     pub airtable: Option<AirtableSection>,
     pub catalog: Option<CatalogSection>,
+    #[serde(default)]
+    pub matching: MatchingSection,
 }
 
 /// `[store]`
@@ -204,6 +207,31 @@ impl CatalogSection {
     }
 }
 
+/// `[matching]`: thresholds and brand aliases of product matching.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchingSection {
+    /// Score from which a link is made without review [default 0.9].
+    pub auto_accept: Option<Spanned<f64>>,
+    /// Score from which a candidate is queued for review [default 0.5].
+    pub review: Option<Spanned<f64>>,
+    /// Groups of names of one brand; the first is the one the others are matched as.
+    #[serde(default)]
+    pub brand_aliases: Vec<Vec<String>>,
+}
+
+impl MatchingSection {
+    /// The matcher's options with these thresholds.
+    pub fn options(&self) -> MatchOptions {
+        let defaults = MatchOptions::default();
+        MatchOptions {
+            auto_accept: self.auto_accept.as_ref().map_or(defaults.auto_accept, |s| *s.get_ref()),
+            review: self.review.as_ref().map_or(defaults.review, |s| *s.get_ref()),
+            ..defaults
+        }
+    }
+}
+
 /// A configuration that cannot be used, located in its file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -271,7 +299,30 @@ impl Config {
             }
         }
         self.validate_airtable(&invalid)?;
-        self.validate_catalog(&invalid)
+        self.validate_catalog(&invalid)?;
+        self.validate_matching(&invalid)
+    }
+
+    fn validate_matching(
+        &self,
+        invalid: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let options = self.matching.options();
+        for (key, value) in [("auto_accept", &self.matching.auto_accept), ("review", &self.matching.review)] {
+            if let Some(v) = value.as_ref().filter(|v| !(0.0..=1.0).contains(v.get_ref())) {
+                return Err(invalid(v.span(), format!("[matching] {key} = {} must be between 0 and 1", v.get_ref())));
+            }
+        }
+        if let Some(review) = self.matching.review.as_ref().filter(|_| options.review > options.auto_accept) {
+            return Err(invalid(
+                review.span(),
+                format!(
+                    "[matching] review = {} is above auto_accept = {}: candidates between the two go to review, so review must be the lower",
+                    options.review, options.auto_accept
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn validate_airtable(

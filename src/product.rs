@@ -21,6 +21,11 @@ pub fn distributor_product_id(distributor: &str, sku: &str) -> Uuid {
     Uuid::new_v5(&CATSYNC_NAMESPACE, &name)
 }
 
+/// The `sync_control`/`sync_runs` source name of a distributor, and its `id_mappings` system.
+pub fn distributor_source(distributor: &str) -> String {
+    format!("distributor:{distributor}")
+}
+
 /// A map keyed by catsync ids. The ids are SHA-1 based and already uniformly spread, so a cheap
 /// multiplicative mix replaces SipHash in maps that hold millions of them.
 pub type IdMap<V> = HashMap<Uuid, V, BuildHasherDefault<IdHasher>>;

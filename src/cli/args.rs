@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use super::dev::DevCommand;
-use super::matching::MatchCommand;
+use super::matches::MatchesArgs;
+use super::matching::MatchArgs;
 use crate::source::feed::FeedMode;
 
 const EXAMPLES: &str = "\
@@ -93,14 +94,29 @@ the file as ${AIRTABLE_TOKEN}, never in clear.")]
     /// compare the config with the Airtable schema (fields renamed, added or removed).
     #[command(after_help = "Examples:\n  catsync check\n  catsync --config prod.toml check")]
     Check,
-    /// Product matching: `catsync match eval` measures the matcher on labelled CSV files.
-    #[command(
-        after_help = "Examples:\n  catsync match eval --catalog catalog.csv --offers feed.csv --truth pairs.csv"
-    )]
-    Match {
-        #[command(subcommand)]
-        command: MatchCommand,
-    },
+    /// Link distributor products to catalog products (incremental by default); `catsync match
+    /// eval` measures the matcher on labelled CSV files.
+    #[command(after_help = "\
+Examples:
+  catsync match                 match new and changed distributor products
+  catsync match --full --json   rematch everything, print the summary as JSON
+  catsync match eval --catalog catalog.csv --offers feed.csv --truth pairs.csv
+
+Scores from [matching] auto_accept (0.9) link automatically; from review (0.5) they wait in the
+review queue (catsync matches --status review). Confirmed and rejected matches are never changed
+by a run, and a rejected pair is never proposed again.")]
+    Match(MatchArgs),
+    /// List product matches and the review queue; confirm, reject or reset them.
+    #[command(after_help = "\
+Examples:
+  catsync matches --status review                 the review queue, best score first
+  catsync matches confirm 0f8e…  acme:SKU-123       confirm the proposed links
+  catsync matches confirm acme:SKU-9 --product recXXXXXXXXXXXXXX   link by hand
+  catsync matches reject acme:SKU-123 --note \"other voltage\"
+  catsync matches reset acme:SKU-123              forget the decision; rematch on the next run
+
+A distributor product is named by its id (the first column) or as DISTRIBUTOR:SKU.")]
+    Matches(MatchesArgs),
     /// Development tools: local stand-ins for outside services (catsync dev airtable-sim).
     #[command(
         after_help = "Examples:\n  catsync dev airtable-sim\n  catsync dev airtable-sim --base bench-base.json --listen 127.0.0.1:0"

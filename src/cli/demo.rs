@@ -9,9 +9,11 @@ use anyhow::Context;
 
 use super::args::JsonArgs;
 use super::import::{outcome, summary};
-use super::{init, sync, Outcome, Settings};
+use super::{init, matching, sync, Outcome, Settings};
 use crate::config::{Config, Secret};
 use crate::dev::airtable_sim::{AirtableSim, SimConfig, SAMPLE_BASE};
+use crate::matching::aliases::BrandAliases;
+use crate::matching::run::{run_matching, CatalogRoles, MatchReport, MatchRun};
 use crate::source::airtable::{sync_tables, AirtableClient, RetryPolicy, SyncOptions, TableReport};
 use crate::source::feed::import::{import_file, ImportOptions};
 use crate::source::feed::FeedProfile;
@@ -35,10 +37,13 @@ const DEMO_TOKEN: &str = "patCATSYNCDEMO001.000000000000000000000000000000000000
 /// Where the sample files are written so that errors can point at real files.
 const SAMPLE_DIR: &str = "catsync-data/sample-feeds";
 
+/// The config of the sample base, for `catsync --config … matches` after the demo.
+const DEMO_CONFIG: &str = "catsync-data/demo.toml";
+
 pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome> {
     let files = write_samples(Path::new(SAMPLE_DIR))?;
     let store = settings.open_store().await?;
-    let tables = sync_sample_base(store.as_ref()).await?;
+    let (tables, config) = sync_sample_base(store.as_ref()).await?;
     if !args.json {
         tables.iter().for_each(|t| println!("{}", sync::summary(t)));
     }
@@ -56,14 +61,21 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
         (Outcome::Completed, other) => other,
         (failed, _) => failed,
     };
+    let matching = match_samples(store.as_ref(), &config).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "tables": tables, "files": reports }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "tables": tables, "files": reports, "matching": matching })
+            )?
+        );
         return Ok(result);
     }
+    print!("{}", matching::summary(&matching));
     let total: u64 = reports.iter().map(|r| r.counts.inserted + r.counts.updated + r.counts.unchanged).sum();
     let records: u64 = tables.iter().map(|t| t.counts.read).sum();
     println!(
-        "{records} Airtable records from {} tables and {total} products from {} distributors are in {}.\nNext: `catsync status`, `catsync errors`; run `catsync demo` again to see an incremental sync and an unchanged re-import write nothing.",
+        "\n{records} Airtable records from {} tables and {total} products from {} distributors are in {}.\nNext: `catsync status`, `catsync errors`, `catsync --config {DEMO_CONFIG} matches --status review`; run `catsync demo` again to see an incremental sync and an unchanged re-import write nothing.",
         tables.len(),
         reports.len(),
         store.info().location
@@ -71,19 +83,39 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
     Ok(result)
 }
 
+/// Links the sample feeds' products to the sample catalog with the config's `[catalog]` roles.
+async fn match_samples(store: &dyn Store, config: &Config) -> anyhow::Result<MatchReport> {
+    let section = config.catalog.as_ref().context("the demo config has a [catalog] section")?;
+    let table = store.catalog_table(section.table.get_ref()).await?.context("the demo synced the catalog table")?;
+    let roles = CatalogRoles::new(section, &table);
+    let run = MatchRun {
+        table: &table,
+        roles: &roles,
+        options: config.matching.options(),
+        aliases: BrandAliases::from_groups(&config.matching.brand_aliases),
+        full: false,
+        progress: None,
+    };
+    Ok(run_matching(store, run).await?)
+}
+
 /// Serves the bundled base from the simulator on a free local port, at Airtable's real rate
-/// limits, and syncs every table of it with the config `catsync init` would write.
-async fn sync_sample_base(store: &dyn Store) -> anyhow::Result<Vec<TableReport>> {
+/// limits, and syncs every table of it with the config `catsync init` would write; that config is
+/// saved for the commands that read it after the demo.
+async fn sync_sample_base(store: &dyn Store) -> anyhow::Result<(Vec<TableReport>, Config)> {
     let sim = AirtableSim::new(SimConfig::default());
     let base = sim.load_base(&serde_json::from_str(SAMPLE_BASE)?)?;
     sim.add_token(DEMO_TOKEN, &["data.records:read", "schema.bases:read"], None);
     let server = sim.serve(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let client = AirtableClient::new(&server.url(), Secret::new(DEMO_TOKEN), RetryPolicy::default());
     let schema = client.base_schema(&base).await?;
+    // The simulator's token opens nothing once the demo ends, so the saved config may hold it.
     let text = init::config_text(&base, &server.url(), &schema).replace("${AIRTABLE_TOKEN}", DEMO_TOKEN);
-    let config = Config::parse(&text, Path::new("(demo config)"))?;
+    std::fs::write(DEMO_CONFIG, &text).with_context(|| format!("writing {DEMO_CONFIG}"))?;
+    let config = Config::parse(&text, Path::new(DEMO_CONFIG))?;
     let tables: Vec<_> = config.airtable.iter().flat_map(|a| &a.tables).collect();
-    Ok(sync_tables(store, &client, &tables, SyncOptions::default()).await?)
+    let reports = sync_tables(store, &client, &tables, SyncOptions::default()).await?;
+    Ok((reports, config))
 }
 
 fn write_samples(dir: &Path) -> anyhow::Result<Vec<(&'static str, PathBuf)>> {

@@ -1,12 +1,36 @@
-//! `catsync match eval`: the matcher on two CSV files, scored against a file of true pairs.
+//! `catsync match`: a matching run over the store; `catsync match eval`: the matcher on two CSV
+//! files, scored against a file of true pairs.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Outcome, UsageError};
+use super::display::{duration, thousands};
+use super::{Outcome, Settings, UsageError};
+use crate::catalog::CatalogTable;
+use crate::matching::aliases::BrandAliases;
 use crate::matching::eval::{evaluate, read_products, read_truth, ColumnMap, EvalError};
+use crate::matching::run::{run_matching, CatalogRoles, MatchReport, MatchRun};
 use crate::matching::MatchOptions;
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MatchArgs {
+    #[command(subcommand)]
+    pub command: Option<MatchCommand>,
+    /// Rematch every active distributor product, not only new and changed ones.
+    #[arg(long)]
+    pub full: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum MatchCommand {
@@ -48,8 +72,93 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-pub async fn run(command: &MatchCommand) -> anyhow::Result<Outcome> {
-    let MatchCommand::Eval(args) = command;
+pub async fn run(settings: &Settings, args: &MatchArgs) -> anyhow::Result<Outcome> {
+    if let Some(MatchCommand::Eval(eval)) = &args.command {
+        return run_eval(eval).await;
+    }
+    let store = settings.open_store().await?;
+    let (table, roles) = catalog(settings, &*store).await?;
+    let counter = Arc::new(AtomicUsize::new(0));
+    let bar = progress_bar(!settings.quiet && !args.json, counter.clone());
+    let run = MatchRun {
+        table: &table,
+        roles: &roles,
+        options: settings.config.matching.options(),
+        aliases: BrandAliases::from_groups(&settings.config.matching.brand_aliases),
+        full: args.full,
+        progress: Some(&counter),
+    };
+    let report = run_matching(&*store, run).await;
+    bar.finish_and_clear();
+    let report = report?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", summary(&report));
+    }
+    Ok(Outcome::Completed)
+}
+
+/// The `[catalog]` table as stored and its roles, or a usage error saying what is missing.
+pub(crate) async fn catalog(settings: &Settings, store: &dyn Store) -> anyhow::Result<(CatalogTable, CatalogRoles)> {
+    let section = settings.config.catalog.as_ref().ok_or_else(|| {
+        UsageError(
+            "no [catalog] section in the config: name the store table of the product catalog and its title, gtin, mpn and brand columns (catsync init writes one)".into(),
+        )
+    })?;
+    let name = section.table.get_ref();
+    let table = store.catalog_table(name).await?.ok_or_else(|| {
+        UsageError(format!("the catalog table {name:?} is not in the store yet: run `catsync sync` first"))
+    })?;
+    let roles = CatalogRoles::new(section, &table);
+    Ok((table, roles))
+}
+
+fn progress_bar(enabled: bool, counter: Arc<AtomicUsize>) -> ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} matching: {msg} distributor products scored ({elapsed})")
+            .expect("the template is valid"),
+    );
+    let ticker = bar.clone();
+    tokio::spawn(async move {
+        while !ticker.is_finished() {
+            ticker.set_message(thousands(counter.load(Ordering::Relaxed) as u64));
+            ticker.tick();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    bar
+}
+
+pub(crate) fn summary(r: &MatchReport) -> String {
+    let c = &r.counts;
+    let mode = if r.full { "full" } else { "incremental" };
+    format!(
+        "matching ({mode}): {} distributor products examined against {} catalog products ({} changed) in {}\n  \
+         links      {} automatic ({} by GTIN, {} by part number, {} by title), {} for review\n  \
+         rows       {} new, {} changed, {} unchanged, {} removed\n  \
+         review     catsync matches --status review\n",
+        thousands(r.offers_examined as u64),
+        thousands(r.catalog_products as u64),
+        thousands(r.catalog_changed as u64),
+        duration(r.seconds),
+        thousands(r.auto as u64),
+        thousands(r.by_gtin as u64),
+        thousands(r.by_mpn as u64),
+        thousands(r.by_title as u64),
+        thousands(r.review as u64),
+        thousands(c.inserted),
+        thousands(c.updated),
+        thousands(c.unchanged),
+        thousands(c.deactivated),
+    )
+}
+
+async fn run_eval(args: &EvalArgs) -> anyhow::Result<Outcome> {
     let usage = |e: EvalError| match e {
         EvalError::Columns(_) | EvalError::MissingColumn { .. } => anyhow::Error::new(UsageError(e.to_string())),
         other => anyhow::Error::new(other),

@@ -9,6 +9,7 @@ mod display;
 mod errors;
 mod import;
 mod init;
+mod matches;
 mod matching;
 mod status;
 mod sync;
@@ -143,7 +144,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             Command::Errors(a) => errors::run(&settings, a).await,
             Command::Demo(a) => demo::run(&settings, a).await,
             Command::Check => check::run(&settings).await,
-            Command::Match { command } => matching::run(command).await,
+            Command::Match(a) => matching::run(&settings, a).await,
+            Command::Matches(a) => matches::run(&settings, a).await,
             Command::Dev { command } => dev::run(command).await,
         }
         .context(format!("catsync {} failed", command_name(&cli.command)))
@@ -168,7 +170,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Errors(_) => "errors",
         Command::Demo(_) => "demo",
         Command::Check => "check",
-        Command::Match { .. } => "match",
+        Command::Match(_) => "match",
+        Command::Matches(_) => "matches",
         Command::Dev { .. } => "dev",
     }
 }

@@ -6,10 +6,16 @@
 //! codes); `score` weighs each candidate's evidence; `assign` keeps one offer per catalog product
 //! within a feed and sends near-ties to review; `eval` measures all of it against a labelled truth.
 
+pub mod aliases;
 pub mod eval;
 pub mod index;
+pub mod record;
+pub mod run;
 pub mod score;
 pub mod text;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
@@ -61,14 +67,50 @@ pub enum Method {
     Gtin,
     Mpn,
     Fuzzy,
+    /// A person linked the two.
+    Manual,
 }
 
-/// Whether a link stands on its own or waits for a person.
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Gtin => "gtin",
+            Method::Mpn => "mpn",
+            Method::Fuzzy => "fuzzy",
+            Method::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Method> {
+        [Method::Gtin, Method::Mpn, Method::Fuzzy, Method::Manual].into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// Whether a link stands on its own, waits for a person, or a person decided it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Auto,
     Review,
+    /// A person confirmed it (or linked the pair by hand).
+    Confirmed,
+    /// A person rejected it.
+    Rejected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Auto => "auto",
+            Status::Review => "review",
+            Status::Confirmed => "confirmed",
+            Status::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        [Status::Auto, Status::Review, Status::Confirmed, Status::Rejected].into_iter().find(|m| m.as_str() == s)
+    }
 }
 
 /// A proposed link of `offers[offer]` to `catalog[product]`.
@@ -88,37 +130,93 @@ struct Scored {
     candidates: Vec<(usize, f64, Evidence)>,
 }
 
+/// What the store knows beyond the texts: decisions and links that constrain a run.
+#[derive(Debug, Default)]
+pub struct MatchHints<'a> {
+    /// (offer, product) pairs a person rejected: never proposed again.
+    pub rejected: HashSet<(usize, usize)>,
+    /// Products already linked to another offer of the feed that this run does not rematch.
+    pub taken: HashSet<usize>,
+    /// Counts offers as they are scored, for a progress bar.
+    pub progress: Option<&'a AtomicUsize>,
+}
+
 /// Links the offers of one feed to the catalog: at most one product per offer and, within the
 /// feed, one offer per product (the best; the others go to review).
 pub fn match_feed(catalog: &[ProductText], offers: &[ProductText], options: &MatchOptions) -> Vec<Link> {
+    match_offers(catalog, offers, options, &MatchHints::default())
+}
+
+/// `match_feed` under the store's constraints (`hints`).
+pub fn match_offers(
+    catalog: &[ProductText],
+    offers: &[ProductText],
+    options: &MatchOptions,
+    hints: &MatchHints,
+) -> Vec<Link> {
     let index = CatalogIndex::build(catalog, offers);
-    // Offers score independently against a read-only index: one chunk per core.
+    let scored = on_all_cores(offers, |i, o| {
+        let scored = score_offer(&index, i, o, options, &hints.rejected);
+        if let Some(progress) = hints.progress {
+            progress.fetch_add(1, Ordering::Relaxed);
+        }
+        scored
+    });
+    assign(scored, catalog.len(), options, &hints.taken)
+}
+
+/// Offers (by position) that would have one of the `changed` catalog products among their
+/// candidates at a score worth reviewing: after a catalog change, only they need a rematch.
+pub fn offers_near(
+    catalog: &[ProductText],
+    changed: &HashSet<usize>,
+    offers: &[ProductText],
+    options: &MatchOptions,
+) -> Vec<usize> {
+    if changed.is_empty() {
+        return Vec::new();
+    }
+    let index = CatalogIndex::build(catalog, offers);
+    let near = on_all_cores(offers, |_, o| {
+        let prepared = index.prepare(o);
+        index.candidates(&prepared, options.candidates).into_iter().any(|row| {
+            changed.contains(&(row as usize))
+                && Evidence::compare(&index, &index.catalog[row as usize], &prepared).score() >= options.review
+        })
+    });
+    near.into_iter().enumerate().filter_map(|(i, near)| near.then_some(i)).collect()
+}
+
+/// `f(position, offer)` for every offer, one chunk per core (offers score independently against
+/// a read-only index), results in offer order.
+fn on_all_cores<T: Send>(offers: &[ProductText], f: impl Fn(usize, &ProductText) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = offers.len().div_ceil(threads).max(1);
-    let scored: Vec<Scored> = std::thread::scope(|scope| {
-        let index = &index;
+    std::thread::scope(|scope| {
+        let f = &f;
         let workers: Vec<_> = offers
             .chunks(chunk)
             .enumerate()
             .map(|(c, part)| {
-                scope.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, o)| score_offer(index, c * chunk + i, o, options))
-                        .collect::<Vec<_>>()
-                })
+                scope.spawn(move || part.iter().enumerate().map(|(i, o)| f(c * chunk + i, o)).collect::<Vec<_>>())
             })
             .collect();
         workers.into_iter().flat_map(|w| w.join().expect("scoring does not panic")).collect()
-    });
-    assign(scored, catalog.len(), options)
+    })
 }
 
-fn score_offer(index: &CatalogIndex, offer: usize, text: &ProductText, options: &MatchOptions) -> Scored {
+fn score_offer(
+    index: &CatalogIndex,
+    offer: usize,
+    text: &ProductText,
+    options: &MatchOptions,
+    rejected: &HashSet<(usize, usize)>,
+) -> Scored {
     let prepared = index.prepare(text);
     let mut candidates: Vec<(usize, f64, Evidence)> = index
         .candidates(&prepared, options.candidates)
         .into_iter()
+        .filter(|&row| !rejected.contains(&(offer, row as usize)))
         .map(|row| {
             let evidence = Evidence::compare(index, &index.catalog[row as usize], &prepared);
             (row as usize, evidence.score(), evidence)
@@ -133,7 +231,7 @@ fn score_offer(index: &CatalogIndex, offer: usize, text: &ProductText, options: 
 /// is made only while its product is free. A near-tie is a review case, never a coin toss: an
 /// offer whose runner-up product is nearly as good, a product that two offers of the feed want
 /// about equally (duplicate listings), a product another offer already took, or another pack size.
-fn assign(scored: Vec<Scored>, products: usize, options: &MatchOptions) -> Vec<Link> {
+fn assign(scored: Vec<Scored>, products: usize, options: &MatchOptions, taken: &HashSet<usize>) -> Vec<Link> {
     let mut best: Vec<Scored> =
         scored.into_iter().filter(|s| s.candidates.first().is_some_and(|c| c.1 >= options.review)).collect();
     best.sort_by(|a, b| b.candidates[0].1.total_cmp(&a.candidates[0].1).then(a.offer.cmp(&b.offer)));
@@ -145,7 +243,7 @@ fn assign(scored: Vec<Scored>, products: usize, options: &MatchOptions) -> Vec<L
         *w = if weight > w.0 { (weight, w.0) } else { (w.0, w.1.max(weight)) };
     }
     let near = |a: f64, b: f64| b >= a - options.ambiguity_margin;
-    let mut taken = vec![false; products];
+    let mut taken: Vec<bool> = (0..products).map(|p| taken.contains(&p)).collect();
     best.into_iter()
         .map(|mut s| {
             let runner_up = s.candidates.get(1).map(|c| c.2.weight());

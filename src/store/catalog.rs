@@ -184,13 +184,32 @@ impl SqlTypes {
             .chain([ColumnType::Links])
     }
 
+    /// The column type catsync declares as `reported` (the first, where two share a stored type).
+    fn column_type(&self, reported: &str) -> Option<ColumnType> {
+        Self::all_column_types().find(|t| (self.reported)(*t) == reported)
+    }
+
     /// A stored type in catsync's words when it is one catsync declares, else as the database says.
     fn describe(&self, reported: &str) -> String {
-        match Self::all_column_types().find(|t| (self.reported)(*t) == reported) {
+        match self.column_type(reported) {
             Some(t) => format!("{t}"),
             None => format!("the database type {reported}"),
         }
     }
+}
+
+/// A catalog table as the store has it: its mapped columns (not catsync's own, and only of types
+/// catsync declares) from `(name, reported type)` in column order; `None` when there is no table.
+pub fn stored_table(name: &str, columns: Vec<(String, String)>, types: &SqlTypes) -> Option<CatalogTable> {
+    if columns.is_empty() {
+        return None;
+    }
+    let columns = columns
+        .into_iter()
+        .filter(|(column, _)| !RESERVED_COLUMNS.contains(&column.as_str()))
+        .filter_map(|(column, reported)| Some(CatalogColumn { name: column, ty: types.column_type(&reported)? }))
+        .collect();
+    Some(CatalogTable { name: name.to_string(), columns })
 }
 
 /// The statements that create `table` or bring it up to its configuration. `existing` maps each

@@ -6,6 +6,7 @@
 
 mod catalog;
 mod known;
+mod matches;
 pub mod postgres;
 pub mod sqlite;
 mod url;
@@ -14,15 +15,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use crate::catalog::{CatalogLink, CatalogRecord, CatalogTable, StoredCatalogRecord};
 use crate::control::{ControlAdvance, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
+use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 use crate::product::DistributorProduct;
 
 pub use url::redact_url;
 
 /// Schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +149,10 @@ pub trait Store: Send + Sync {
     /// what to change in catsync.toml).
     async fn prepare_catalog_table(&self, table: &CatalogTable) -> Result<(), StoreError>;
 
+    /// A catalog table as the store has it (its mapped columns and their types, in order), for
+    /// readers that have no Airtable schema at hand; `None` before its first sync.
+    async fn catalog_table(&self, name: &str) -> Result<Option<CatalogTable>, StoreError>;
+
     /// Starts a sync of a prepared catalog table; `run` was recorded by `start_run`, and `commit`
     /// finishes it.
     async fn begin_catalog_sync(
@@ -170,6 +177,29 @@ pub trait Store: Send + Sync {
 
     /// Every product of a distributor, ordered by SKU.
     async fn distributor_products(&self, distributor: &str) -> Result<Vec<StoredDistributorProduct>, StoreError>;
+
+    /// Active distributor products, in no particular order: all of them, or only those new or
+    /// changed since they were last matched.
+    async fn matchable_offers(&self, only_changed: bool) -> Result<Vec<MatchableOffer>, StoreError>;
+
+    /// `product_matches` rows with their distributor products, best score first (ties by id).
+    async fn product_matches(&self, filter: &MatchFilter) -> Result<Vec<MatchedOffer>, StoreError>;
+
+    /// Every (distributor product, catalog product) pair a person rejected.
+    async fn match_rejections(&self) -> Result<Vec<(Uuid, Uuid)>, StoreError>;
+
+    /// The catalog products (id, content hash) as the last matching run saw them.
+    async fn matched_catalog(&self) -> Result<Vec<(Uuid, String)>, StoreError>;
+
+    /// Writes a matching run: its rows, `id_mappings` of the links, the incremental state, the run
+    /// and `sync_control` — in one transaction. Automatic and review rows of distributor products
+    /// no longer active go too. Rows a person decided are never changed.
+    async fn commit_matching(&self, commit: MatchingCommit) -> Result<RunCounts, StoreError>;
+
+    /// Applies a person's decision to one distributor product's match (and its `id_mappings`) in
+    /// one transaction; `false` when there is nothing to decide (no such match, or for a manual
+    /// link no such active distributor product).
+    async fn decide_match(&self, id: Uuid, decision: &MatchDecision, note: Option<&str>) -> Result<bool, StoreError>;
 }
 
 /// Errors of the store seam; `is_retryable` tells transient conflicts from real failures.

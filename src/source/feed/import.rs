@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{FeedError, FeedProfile, FeedReader, FeedRecord, RowProblem, Severity};
 use crate::control::{ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SyncErrorRecord};
-use crate::product::DistributorProduct;
+use crate::product::{distributor_source, DistributorProduct};
 use crate::store::{FeedImport, FeedImportEnd, Store, StoreError};
 
 /// Rows per batch handed to the store: large enough for COPY to stream efficiently, small enough
@@ -63,11 +63,6 @@ enum ImportError {
     Store(#[from] StoreError),
 }
 
-/// The `sync_control`/`sync_runs` source name of a distributor.
-pub fn source_name(distributor: &str) -> String {
-    format!("distributor:{distributor}")
-}
-
 /// Imports one file as one run. A file that cannot be read, or a store failure, fails the run and
 /// leaves the store as it was; the report says why.
 pub async fn import_file(
@@ -79,7 +74,7 @@ pub async fn import_file(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let mut run = RunRecord::start(&source_name(&profile.distributor));
+        let mut run = RunRecord::start(&distributor_source(&profile.distributor));
         store.start_run(&run).await?;
         let mut report = FileReport {
             file: path.to_path_buf(),

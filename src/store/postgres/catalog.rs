@@ -127,6 +127,19 @@ async fn stored_columns(c: &Client, table: &str) -> Result<HashMap<String, Strin
     Ok(rows.iter().map(|r| (r.get(0), r.get::<_, String>(1).to_lowercase())).collect())
 }
 
+/// A catalog table as stored, its columns in order; `None` when there is no such table.
+pub async fn stored_table(c: &Client, table: &str) -> Result<Option<CatalogTable>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT column_name::TEXT, lower(udt_name::TEXT) FROM information_schema.columns
+              WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+            &[&table],
+        )
+        .await
+        .map_err(db_err("reading the columns of a catalog table"))?;
+    Ok(shared::stored_table(table, rows.iter().map(|r| (r.get(0), r.get(1))).collect(), &TYPES))
+}
+
 /// The statements of one catalog table, built once per sync from validated names.
 struct TableSql {
     table: CatalogTable,

@@ -9,7 +9,10 @@ use tokio_postgres::Client;
 use super::{db_err, retry};
 use crate::store::{StoreError, SCHEMA_VERSION};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("migrations/0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "foundation", include_str!("migrations/0001_foundation.sql")),
+    (2, "matching", include_str!("migrations/0002_matching.sql")),
+];
 
 pub async fn migrate(client: &mut Client) -> Result<i64, StoreError> {
     retry(|| async {

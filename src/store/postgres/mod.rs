@@ -9,6 +9,7 @@ mod catalog;
 mod connect;
 mod control;
 mod import;
+mod matches;
 mod migrate;
 
 use std::future::Future;
@@ -21,10 +22,12 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
+use uuid::Uuid;
 
 use super::{Backend, CatalogSync, FeedImport, Store, StoreError, StoreInfo, StoredDistributorProduct};
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
-use crate::control::{RunRecord, SourceStatus, SyncErrorRecord};
+use crate::control::{RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
+use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 use connect::ImportPath;
 use connect::PgConnect;
 
@@ -215,6 +218,10 @@ impl Store for PgStore {
         catalog::prepare(&*self.client.lock().await, table).await
     }
 
+    async fn catalog_table(&self, name: &str) -> Result<Option<CatalogTable>, StoreError> {
+        catalog::stored_table(&*self.client.lock().await, name).await
+    }
+
     async fn begin_catalog_sync(
         &self,
         table: &CatalogTable,
@@ -242,6 +249,30 @@ impl Store for PgStore {
 
     async fn distributor_products(&self, distributor: &str) -> Result<Vec<StoredDistributorProduct>, StoreError> {
         import::distributor_products(&*self.client.lock().await, distributor).await
+    }
+
+    async fn matchable_offers(&self, only_changed: bool) -> Result<Vec<MatchableOffer>, StoreError> {
+        matches::matchable_offers(&*self.client.lock().await, only_changed).await
+    }
+
+    async fn product_matches(&self, filter: &MatchFilter) -> Result<Vec<MatchedOffer>, StoreError> {
+        matches::product_matches(&*self.client.lock().await, filter).await
+    }
+
+    async fn match_rejections(&self) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        matches::match_rejections(&*self.client.lock().await).await
+    }
+
+    async fn matched_catalog(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        matches::matched_catalog(&*self.client.lock().await).await
+    }
+
+    async fn commit_matching(&self, commit: MatchingCommit) -> Result<RunCounts, StoreError> {
+        matches::commit_matching(&*self.client.lock().await, &commit).await
+    }
+
+    async fn decide_match(&self, id: Uuid, decision: &MatchDecision, note: Option<&str>) -> Result<bool, StoreError> {
+        matches::decide(&*self.client.lock().await, id, decision, note).await
     }
 }
 

@@ -94,6 +94,18 @@ fn stored_columns(conn: &Connection, table: &str) -> Result<HashMap<String, Stri
     Ok(rows)
 }
 
+/// A catalog table as stored, its columns in order; `None` when there is no such table.
+pub fn stored_table(conn: &Connection, table: &str) -> Result<Option<CatalogTable>, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT name, lower(type) FROM pragma_table_info(?1) ORDER BY cid")
+        .map_err(db_err("reading the columns of a catalog table"))?;
+    let columns = stmt
+        .query_map(params![table], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(Iterator::collect)
+        .map_err(db_err("reading the columns of a catalog table"))?;
+    Ok(shared::stored_table(table, columns, &TYPES))
+}
+
 /// The statements of one catalog table, built once per sync from validated names.
 struct TableSql {
     table: CatalogTable,

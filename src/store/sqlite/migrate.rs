@@ -4,7 +4,10 @@ use rusqlite::Connection;
 
 use crate::store::{StoreError, SCHEMA_VERSION};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("migrations/0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "foundation", include_str!("migrations/0001_foundation.sql")),
+    (2, "matching", include_str!("migrations/0002_matching.sql")),
+];
 
 /// Applies every migration newer than the recorded version, each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {

@@ -6,6 +6,7 @@
 mod catalog;
 mod control;
 mod import;
+mod matches;
 mod migrate;
 
 use std::path::{Path, PathBuf};
@@ -14,10 +15,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
+use uuid::Uuid;
 
 use super::{Backend, CatalogSync, FeedImport, Store, StoreError, StoreInfo, StoredDistributorProduct};
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
-use crate::control::{RunRecord, SourceStatus, SyncErrorRecord};
+use crate::control::{RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
+use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 
 /// Page cache of the store's own connection (negative: KiB).
 const CATALOG_CACHE: &str = "PRAGMA cache_size = -65536";
@@ -164,6 +167,11 @@ impl Store for SqliteStore {
         self.with_conn(move |c| catalog::prepare(c, &table)).await
     }
 
+    async fn catalog_table(&self, name: &str) -> Result<Option<CatalogTable>, StoreError> {
+        let name = name.to_string();
+        self.with_conn(move |c| catalog::stored_table(c, &name)).await
+    }
+
     async fn begin_catalog_sync(
         &self,
         table: &CatalogTable,
@@ -194,6 +202,32 @@ impl Store for SqliteStore {
     async fn distributor_products(&self, distributor: &str) -> Result<Vec<StoredDistributorProduct>, StoreError> {
         let distributor = distributor.to_string();
         self.with_conn(move |c| import::distributor_products(c, &distributor)).await
+    }
+
+    async fn matchable_offers(&self, only_changed: bool) -> Result<Vec<MatchableOffer>, StoreError> {
+        self.with_conn(move |c| matches::matchable_offers(c, only_changed)).await
+    }
+
+    async fn product_matches(&self, filter: &MatchFilter) -> Result<Vec<MatchedOffer>, StoreError> {
+        let filter = filter.clone();
+        self.with_conn(move |c| matches::product_matches(c, &filter)).await
+    }
+
+    async fn match_rejections(&self) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        self.with_conn(|c| matches::match_rejections(c)).await
+    }
+
+    async fn matched_catalog(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        self.with_conn(|c| matches::matched_catalog(c)).await
+    }
+
+    async fn commit_matching(&self, commit: MatchingCommit) -> Result<RunCounts, StoreError> {
+        self.with_conn(move |c| matches::commit_matching(c, commit)).await
+    }
+
+    async fn decide_match(&self, id: Uuid, decision: &MatchDecision, note: Option<&str>) -> Result<bool, StoreError> {
+        let (decision, note) = (decision.clone(), note.map(str::to_string));
+        self.with_conn(move |c| matches::decide(c, id, &decision, note.as_deref())).await
     }
 }
 

@@ -1,0 +1,442 @@
+//! `catsync match`: one matching run over the store. Reads the catalog (`[catalog]` table and
+//! roles), the active distributor products and the decisions people made; rematches only what
+//! changed; writes `product_matches` and `id_mappings` through one `Store::commit_matching`.
+//!
+//! What is rematched (everything on `--full`): distributor products new or changed since they were
+//! last matched, those whose proposed product changed or left the catalog, and — when catalog
+//! products were added or changed — those that now have one of them among their candidates.
+//! Confirmed and rejected rows are never rematched; rejected pairs are never proposed again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicUsize;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::aliases::BrandAliases;
+use super::record::{MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, MATCHING_SOURCE};
+use super::{match_offers, offers_near, Link, MatchHints, MatchOptions, Method, ProductText, Status};
+use crate::catalog::{CatalogTable, CellValue, StoredCatalogRecord};
+use crate::config::CatalogSection;
+use crate::control::{now_micros, ControlAdvance, RunCounts, RunRecord, RunStatus};
+use crate::store::{Store, StoreError};
+
+/// A score change smaller than this is not a change worth a write.
+const SCORE_EPSILON: f64 = 1e-6;
+
+/// Which catalog columns hold which text, by position in the table's columns.
+#[derive(Debug, Clone)]
+pub struct CatalogRoles {
+    title: Option<usize>,
+    brand: Option<usize>,
+    mpn: Option<usize>,
+    gtin: Option<usize>,
+    price: Option<usize>,
+}
+
+impl CatalogRoles {
+    /// The roles of `[catalog]` in `table` (validated against the config at load).
+    pub fn new(section: &CatalogSection, table: &CatalogTable) -> CatalogRoles {
+        let at = |role: &Option<toml::Spanned<String>>| {
+            role.as_ref().and_then(|c| table.columns.iter().position(|col| &col.name == c.get_ref()))
+        };
+        CatalogRoles {
+            title: at(&section.title),
+            brand: at(&section.brand),
+            mpn: at(&section.mpn),
+            gtin: at(&section.gtin),
+            price: at(&section.price),
+        }
+    }
+
+    /// A catalog row as matching reads it.
+    pub fn product_text(&self, record: &StoredCatalogRecord) -> ProductText {
+        let values = &record.record.values;
+        let text = |role: Option<usize>| role.map(|i| cell_text(&values[i])).unwrap_or_default();
+        ProductText {
+            id: record.record.id.to_string(),
+            title: text(self.title),
+            brand: text(self.brand),
+            mpn: text(self.mpn),
+            gtin: text(self.gtin),
+            price: self.price.and_then(|i| cell_number(&values[i])),
+        }
+    }
+}
+
+/// A cell as plain text: lists (lookups of a linked brand, say) joined, links left out.
+fn cell_text(value: &CellValue) -> String {
+    match value {
+        CellValue::Null | CellValue::Links(_) => String::new(),
+        CellValue::Text(s) => s.clone(),
+        CellValue::Integer(i) => i.to_string(),
+        CellValue::Numeric(d) => d.normalize().to_string(),
+        CellValue::Boolean(b) => b.to_string(),
+        CellValue::Date(d) => d.to_string(),
+        CellValue::Timestamp(t) => t.to_rfc3339(),
+        CellValue::Json(serde_json::Value::String(s)) => s.clone(),
+        CellValue::Json(j) => j.to_string(),
+        CellValue::Array(items) => items.iter().map(cell_text).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" "),
+    }
+}
+
+fn cell_number(value: &CellValue) -> Option<f64> {
+    match value {
+        CellValue::Integer(i) => Some(*i as f64),
+        CellValue::Numeric(d) => rust_decimal::prelude::ToPrimitive::to_f64(d),
+        CellValue::Array(items) => items.iter().find_map(cell_number),
+        _ => None,
+    }
+}
+
+/// What a run needs besides the store.
+pub struct MatchRun<'a> {
+    pub table: &'a CatalogTable,
+    pub roles: &'a CatalogRoles,
+    pub options: MatchOptions,
+    /// Configured aliases; those learned from confirmed matches are added.
+    pub aliases: BrandAliases,
+    pub full: bool,
+    /// Counts distributor products as they are scored.
+    pub progress: Option<&'a AtomicUsize>,
+}
+
+/// What a run did, for the terminal and `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchReport {
+    pub run_id: Uuid,
+    pub status: RunStatus,
+    pub full: bool,
+    pub catalog_products: usize,
+    pub catalog_changed: usize,
+    pub offers_examined: usize,
+    pub counts: RunCounts,
+    /// Rows of this run's results, by status and by method.
+    pub auto: usize,
+    pub review: usize,
+    pub by_gtin: usize,
+    pub by_mpn: usize,
+    pub by_title: usize,
+    pub brand_aliases: usize,
+    pub seconds: f64,
+    pub error: Option<String>,
+}
+
+/// The catalog as matched: texts by row, and row by product id.
+struct Catalog {
+    ids: Vec<Uuid>,
+    texts: Vec<ProductText>,
+    hashes: Vec<String>,
+    row: HashMap<Uuid, usize>,
+}
+
+impl Catalog {
+    fn read(records: &[StoredCatalogRecord], roles: &CatalogRoles, aliases: &BrandAliases) -> Catalog {
+        let live: Vec<&StoredCatalogRecord> = records.iter().filter(|r| r.deleted_at.is_none()).collect();
+        let ids: Vec<Uuid> = live.iter().map(|r| r.record.id).collect();
+        let texts = live
+            .iter()
+            .map(|r| {
+                let mut text = roles.product_text(r);
+                text.brand = aliases.apply(&text.brand).to_string();
+                text
+            })
+            .collect();
+        let hashes = live.iter().map(|r| r.record.content_hash.clone()).collect();
+        let row = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        Catalog { ids, texts, hashes, row }
+    }
+}
+
+/// Runs one matching run and records it (a failed run too).
+pub async fn run_matching(store: &dyn Store, run: MatchRun<'_>) -> Result<MatchReport, StoreError> {
+    let mut record = RunRecord::start(MATCHING_SOURCE);
+    store.start_run(&record).await?;
+    match plan_and_match(store, &run, &record).await {
+        Ok((mut commit, report)) => {
+            record.counts = commit.run.counts;
+            record.finish(RunStatus::Succeeded, None);
+            commit.run = record.clone();
+            let counts = store.commit_matching(commit).await?;
+            Ok(MatchReport { counts, seconds: record.elapsed_seconds, ..report })
+        }
+        Err(e) => {
+            record.finish(RunStatus::Failed, Some(e.to_string()));
+            store.fail_run(&record, Vec::new()).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn plan_and_match(
+    store: &dyn Store,
+    run: &MatchRun<'_>,
+    record: &RunRecord,
+) -> Result<(MatchingCommit, MatchReport), StoreError> {
+    let existing = store.product_matches(&MatchFilter { active_only: true, ..MatchFilter::default() }).await?;
+    let records = store.catalog_records(run.table).await?;
+    let mut aliases = run.aliases.clone();
+    learn_aliases(&mut aliases, &existing, &records, run.roles);
+    let catalog = Catalog::read(&records, run.roles, &aliases);
+    let before: HashMap<Uuid, String> = store.matched_catalog().await?.into_iter().collect();
+    let changed: HashSet<usize> =
+        (0..catalog.ids.len()).filter(|&i| before.get(&catalog.ids[i]) != Some(&catalog.hashes[i])).collect();
+    let removed: Vec<Uuid> = before.keys().filter(|id| !catalog.row.contains_key(id)).copied().collect();
+    let catalog_moved = !changed.is_empty() || !removed.is_empty();
+    let mut offers = store.matchable_offers(!run.full && !catalog_moved).await?;
+    offers.sort_by(|a, b| (&a.distributor, &a.sku).cmp(&(&b.distributor, &b.sku)));
+    let rejected: HashSet<(Uuid, Uuid)> = store.match_rejections().await?.into_iter().collect();
+    let existing: HashMap<Uuid, MatchedOffer> =
+        existing.into_iter().map(|m| (m.product_match.distributor_product_id, m)).collect();
+
+    let selected = select(run, &catalog, &changed, &existing, &offers, &aliases);
+    let mut plan = Plan::default();
+    for (distributor, group) in by_distributor(&offers, &selected) {
+        let links = match_group(run, &catalog, &existing, &rejected, &aliases, distributor, &group);
+        plan.add(&catalog, &existing, distributor, &group, links);
+    }
+    // Decided rows stay as they are, but their products count as examined at this content.
+    let examined = offers
+        .iter()
+        .filter(|o| o.matched_hash.as_ref() != Some(&o.content_hash) || selected.contains(&o.id))
+        .map(|o| (o.id, o.content_hash.clone()))
+        .collect();
+    let report = MatchReport {
+        run_id: record.id,
+        status: RunStatus::Succeeded,
+        full: run.full,
+        catalog_products: catalog.ids.len(),
+        catalog_changed: changed.len() + removed.len(),
+        offers_examined: selected.len(),
+        counts: plan.counts,
+        auto: plan.auto,
+        review: plan.review,
+        by_gtin: plan.by_method(Method::Gtin),
+        by_mpn: plan.by_method(Method::Mpn),
+        by_title: plan.by_method(Method::Fuzzy),
+        brand_aliases: aliases.len(),
+        seconds: 0.0,
+        error: None,
+    };
+    let metrics = serde_json::json!({
+        "catalog_products": report.catalog_products,
+        "catalog_changed": report.catalog_changed,
+        "offers_examined": report.offers_examined,
+        "auto": report.auto,
+        "review": report.review,
+    });
+    let mut run_record = record.clone();
+    run_record.counts = RunCounts { read: selected.len() as u64, ..plan.counts };
+    let report = MatchReport { counts: run_record.counts, ..report };
+    let commit = MatchingCommit {
+        upserts: plan.upserts,
+        unlinked: plan.unlinked,
+        examined,
+        catalog_changed: changed.iter().map(|&i| (catalog.ids[i], catalog.hashes[i].clone())).collect(),
+        catalog_removed: removed,
+        run: run_record,
+        advance: ControlAdvance { watermark: None, metrics },
+    };
+    Ok((commit, report))
+}
+
+/// Brands people confirmed as the same (the offer's brand and its catalog product's) become aliases.
+fn learn_aliases(
+    aliases: &mut BrandAliases,
+    existing: &[MatchedOffer],
+    records: &[StoredCatalogRecord],
+    roles: &CatalogRoles,
+) {
+    let confirmed: HashMap<Uuid, &MatchedOffer> = existing
+        .iter()
+        .filter(|m| m.product_match.status == Status::Confirmed)
+        .map(|m| (m.product_match.product_id, m))
+        .collect();
+    for record in records.iter().filter(|r| confirmed.contains_key(&r.record.id)) {
+        let offer = &confirmed[&record.record.id].offer;
+        if let Some(brand) = offer.brand.as_deref() {
+            aliases.learn(brand, &roles.product_text(record).brand);
+        }
+    }
+}
+
+/// Distributor products to rematch (see the module comment).
+fn select(
+    run: &MatchRun<'_>,
+    catalog: &Catalog,
+    changed: &HashSet<usize>,
+    existing: &HashMap<Uuid, MatchedOffer>,
+    offers: &[MatchableOffer],
+    aliases: &BrandAliases,
+) -> HashSet<Uuid> {
+    let undecided: Vec<&MatchableOffer> =
+        offers.iter().filter(|o| !existing.get(&o.id).is_some_and(|m| m.product_match.is_decided())).collect();
+    if run.full {
+        return undecided.iter().map(|o| o.id).collect();
+    }
+    let moved = |product: &Uuid| !catalog.row.get(product).is_some_and(|row| !changed.contains(row));
+    let mut selected: HashSet<Uuid> = undecided
+        .iter()
+        .filter(|o| {
+            o.matched_hash.as_ref() != Some(&o.content_hash)
+                || existing.get(&o.id).is_some_and(|m| moved(&m.product_match.product_id))
+        })
+        .map(|o| o.id)
+        .collect();
+    let texts: Vec<ProductText> = undecided.iter().map(|o| offer_text(o, aliases)).collect();
+    for i in offers_near(&catalog.texts, changed, &texts, &run.options) {
+        selected.insert(undecided[i].id);
+    }
+    selected
+}
+
+/// The selected offers of each distributor, in offer order.
+fn by_distributor<'a>(
+    offers: &'a [MatchableOffer],
+    selected: &HashSet<Uuid>,
+) -> Vec<(&'a str, Vec<&'a MatchableOffer>)> {
+    let mut groups: Vec<(&str, Vec<&MatchableOffer>)> = Vec::new();
+    for offer in offers.iter().filter(|o| selected.contains(&o.id)) {
+        match groups.last_mut() {
+            Some((d, group)) if *d == offer.distributor => group.push(offer),
+            _ => groups.push((&offer.distributor, vec![offer])),
+        }
+    }
+    groups
+}
+
+fn offer_text(offer: &MatchableOffer, aliases: &BrandAliases) -> ProductText {
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    ProductText {
+        id: offer.id.to_string(),
+        title: text(&offer.title),
+        brand: aliases.apply(offer.brand.as_deref().unwrap_or_default()).to_string(),
+        mpn: text(&offer.mpn),
+        gtin: text(&offer.gtin),
+        price: offer.price,
+    }
+}
+
+/// Matches one distributor's selected offers, with its rejected pairs excluded and the products
+/// its other offers hold taken.
+fn match_group(
+    run: &MatchRun<'_>,
+    catalog: &Catalog,
+    existing: &HashMap<Uuid, MatchedOffer>,
+    rejected: &HashSet<(Uuid, Uuid)>,
+    aliases: &BrandAliases,
+    distributor: &str,
+    group: &[&MatchableOffer],
+) -> Vec<Link> {
+    let in_group: HashSet<Uuid> = group.iter().map(|o| o.id).collect();
+    let taken = existing
+        .values()
+        .filter(|m| m.offer.distributor == distributor && m.product_match.is_link() && !in_group.contains(&m.offer.id))
+        .filter_map(|m| catalog.row.get(&m.product_match.product_id).copied())
+        .collect();
+    let rejected = group
+        .iter()
+        .enumerate()
+        .flat_map(|(i, o)| {
+            rejected
+                .iter()
+                .filter(move |(offer, _)| *offer == o.id)
+                .filter_map(move |(_, p)| Some((i, *catalog.row.get(p)?)))
+        })
+        .collect();
+    let texts: Vec<ProductText> = group.iter().map(|o| offer_text(o, aliases)).collect();
+    let hints = MatchHints { rejected, taken, progress: run.progress };
+    match_offers(&catalog.texts, &texts, &run.options, &hints)
+}
+
+/// The writes of a run, built group by group.
+#[derive(Default)]
+struct Plan {
+    upserts: Vec<ProductMatch>,
+    unlinked: Vec<Uuid>,
+    counts: RunCounts,
+    auto: usize,
+    review: usize,
+    methods: HashMap<&'static str, usize>,
+}
+
+impl Plan {
+    fn add(
+        &mut self,
+        catalog: &Catalog,
+        existing: &HashMap<Uuid, MatchedOffer>,
+        distributor: &str,
+        group: &[&MatchableOffer],
+        links: Vec<Link>,
+    ) {
+        let mut linked: HashMap<usize, Link> = links.into_iter().map(|l| (l.offer, l)).collect();
+        let now = now_micros();
+        for (i, offer) in group.iter().enumerate() {
+            let before = existing.get(&offer.id).map(|m| &m.product_match);
+            let Some(link) = linked.remove(&i) else {
+                if before.is_some() {
+                    self.unlinked.push(offer.id);
+                    self.counts.deactivated += 1;
+                } else {
+                    self.counts.unchanged += 1;
+                }
+                continue;
+            };
+            *self.methods.entry(link.method.as_str()).or_default() += 1;
+            match link.status {
+                Status::Auto => self.auto += 1,
+                _ => self.review += 1,
+            }
+            let row = ProductMatch {
+                distributor_product_id: offer.id,
+                distributor: distributor.to_string(),
+                product_id: catalog.ids[link.product],
+                score: link.score,
+                method: link.method,
+                status: link.status,
+                evidence: rounded(serde_json::to_value(&link.evidence).expect("evidence serializes")),
+                created_at: before.map_or(now, |b| b.created_at),
+                updated_at: now,
+                decided_at: None,
+                note: None,
+            };
+            match before {
+                Some(b) if same_result(b, &row) => self.counts.unchanged += 1,
+                Some(_) => {
+                    self.counts.updated += 1;
+                    self.upserts.push(row);
+                }
+                None => {
+                    self.counts.inserted += 1;
+                    self.upserts.push(row);
+                }
+            }
+        }
+    }
+
+    fn by_method(&self, method: Method) -> usize {
+        self.methods.get(method.as_str()).copied().unwrap_or(0)
+    }
+}
+
+/// Evidence with its figures to four decimals: readable, and free of the float noise that would
+/// make an unchanged match look changed (sums of f32 weights are not associative).
+fn rounded(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or_default();
+            serde_json::json!((x * 10_000.0).round() / 10_000.0)
+        }
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, rounded(v))).collect()),
+        other => other,
+    }
+}
+
+fn same_result(a: &ProductMatch, b: &ProductMatch) -> bool {
+    a.product_id == b.product_id
+        && a.status == b.status
+        && a.method == b.method
+        && (a.score - b.score).abs() < SCORE_EPSILON
+        && a.evidence == b.evidence
+}
