@@ -46,6 +46,15 @@ pub struct StoreSection {
 pub struct SearchSection {
     /// `tantivy://PATH`, or an Elasticsearch/OpenSearch `http(s)://` URL.
     pub url: Option<String>,
+    /// Index (alias) name [default: products].
+    pub index: Option<String>,
+    /// Basic auth for Elasticsearch/OpenSearch.
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Elasticsearch API key (the base64 `id:key` form), instead of username/password.
+    pub api_key: Option<Secret>,
+    /// PEM file of the CA that signed the server's certificate.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[[distributors]]`: one distributor's feed.

@@ -9,5 +9,6 @@ pub mod dev;
 pub mod gtin;
 pub mod matching;
 pub mod product;
+pub mod search;
 pub mod source;
 pub mod store;

@@ -34,6 +34,7 @@ fn demo_runs_on_embedded_defaults_and_a_second_run_writes_nothing() {
     let first = catsync(dir.path(), &["demo"]);
     assert_eq!(first.status.code(), Some(0), "{}{}", stdout(&first), stderr(&first));
     let out = stdout(&first);
+    assert!(out.contains("matching (incremental): 59 distributor products examined"), "{out}");
     for distributor in ["acme", "nordhandel", "pacific", "summit"] {
         assert!(out.contains(&format!("distributor {distributor}: done")), "{out}");
     }
@@ -48,9 +49,18 @@ fn demo_runs_on_embedded_defaults_and_a_second_run_writes_nothing() {
         assert_eq!(file["counts"]["updated"], 0, "{file}");
     }
     assert!(doc["tables"].as_array().unwrap().iter().all(|t| t["mode"] == "incremental"), "{doc}");
+    assert_eq!(doc["matching"]["offers_examined"], 0, "nothing changed, nothing to rematch: {doc}");
     let status = catsync(dir.path(), &["status", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(doc["sources"].as_array().unwrap().len(), 4 + 3, "four distributors, three Airtable tables");
+    assert_eq!(
+        doc["sources"].as_array().unwrap().len(),
+        4 + 3 + 1,
+        "four distributors, three Airtable tables, matching"
+    );
+    let config = "catsync-data/demo.toml";
+    let review = catsync(dir.path(), &["--config", config, "matches", "--status", "auto", "--json", "--limit", "500"]);
+    let doc: serde_json::Value = serde_json::from_slice(&review.stdout).unwrap();
+    assert!(doc["matches"].as_array().unwrap().len() > 40, "the sample feeds carry catalog products: {doc}");
 }
 
 #[test]
