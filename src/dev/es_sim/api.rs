@@ -298,6 +298,10 @@ fn supported_content_type(flavour: Flavour, content_type: &str) -> bool {
 
 impl State {
     pub(crate) fn answer(&mut self, req: &Incoming) -> Reply {
+        // Authentication comes first: Elasticsearch 8 checks credentials as the headers arrive.
+        if let Err(refusal) = auth::check(self, req.authorization.as_deref(), &req.path) {
+            return refusal;
+        }
         let Some((endpoint, methods, known)) = Endpoint::parse(&req.path) else {
             let text = format!("no handler found for uri [{}] and method [{}]", req.path, req.method);
             return Reply::json(400, errors::flat(400, &text));
@@ -310,9 +314,6 @@ impl State {
                 methods.join(", ")
             );
             return Reply::json(405, errors::flat(405, &text));
-        }
-        if let Err(refusal) = auth::check(self, req.authorization.as_deref(), &req.path) {
-            return refusal;
         }
         if !req.body.is_empty() {
             let supported = req.content_type.as_deref().is_some_and(|ct| supported_content_type(self.flavour(), ct));
