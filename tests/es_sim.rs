@@ -426,7 +426,7 @@ async fn a_delete_keeps_its_version_only_for_gc_deletes() {
     es.call(Method::PUT, "/products", Some(products_mapping())).await;
     es.bulk_items("/products/_bulk", &ndjson(&[index_line("a", 5), json!({"title": "v5"})])).await;
     let delete = json!({"delete": {"_id": "a", "version": 6, "version_type": "external"}});
-    let items = es.bulk_items("/products/_bulk", &ndjson(&[delete.clone()])).await;
+    let items = es.bulk_items("/products/_bulk", &ndjson(std::slice::from_ref(&delete))).await;
     assert_eq!(
         (items[0]["status"].clone(), items[0]["result"].clone(), items[0]["_version"].clone()),
         (json!(200), json!("deleted"), json!(6))

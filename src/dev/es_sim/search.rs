@@ -122,7 +122,7 @@ pub(crate) fn search(state: &mut State, target: Option<&str>, req: &Incoming) ->
 
     let aggregations = match body.get("aggs").or_else(|| body.get("aggregations")) {
         Some(Value::Object(aggs)) => {
-            let docs: Vec<(Value, &Value)> = hits.iter().map(|h| (h.doc.source.clone(), h.mappings)).collect();
+            let docs: AggDocs = hits.iter().map(|h| (h.doc.source.clone(), h.mappings)).collect();
             Some(aggregate(aggs, &docs, None)?)
         }
         _ => None,
@@ -344,6 +344,9 @@ fn prune(value: &Value, prefix: &str, includes: &[String], excludes: &[String]) 
     Value::Object(out)
 }
 
+/// Documents an aggregation runs over: each source with its index's mappings.
+type AggDocs<'a> = Vec<(Value, &'a Value)>;
+
 /// Computes the aggregations of `aggs` over documents (with their index's mappings); `nested`
 /// is the nested path the documents stand for, inside a `nested` aggregation.
 fn aggregate(aggs: &Map<String, Value>, docs: &[(Value, &Value)], nested: Option<&str>) -> Result<Value, EsError> {
@@ -372,7 +375,7 @@ fn aggregate(aggs: &Map<String, Value>, docs: &[(Value, &Value)], nested: Option
         };
         let result = match kind.as_str() {
             "terms" => {
-                let mut buckets: BTreeMap<String, (Value, Vec<(Value, &Value)>)> = BTreeMap::new();
+                let mut buckets: BTreeMap<String, (Value, AggDocs)> = BTreeMap::new();
                 let mut info: Option<FieldInfo> = None;
                 for (source, mappings) in docs {
                     info = info.or_else(|| mapping::field(mappings, field));
@@ -385,7 +388,7 @@ fn aggregate(aggs: &Map<String, Value>, docs: &[(Value, &Value)], nested: Option
             }
             "nested" => {
                 let path = body.get("path").and_then(Value::as_str).unwrap_or_default();
-                let inner: Vec<(Value, &Value)> = docs
+                let inner: AggDocs = docs
                     .iter()
                     .flat_map(|(s, m)| query::nested_objects(s, path).into_iter().map(move |n| (n, *m)))
                     .collect();
@@ -420,7 +423,7 @@ fn aggregate(aggs: &Map<String, Value>, docs: &[(Value, &Value)], nested: Option
 /// `terms` buckets: by document count (most first, then key) unless `order` says `_key`; `size`
 /// of them (10 by default), the rest counted in `sum_other_doc_count`.
 fn terms_buckets(
-    buckets: BTreeMap<String, (Value, Vec<(Value, &Value)>)>,
+    buckets: BTreeMap<String, (Value, AggDocs)>,
     body: &Value,
     subs: Option<&Map<String, Value>>,
     nested: Option<&str>,
@@ -429,8 +432,7 @@ fn terms_buckets(
     let size = body.get("size").and_then(Value::as_u64).unwrap_or(10) as usize;
     let min_doc_count = body.get("min_doc_count").and_then(Value::as_u64).unwrap_or(1) as usize;
     let by_key = body.get("order").and_then(|o| o.get("_key")).and_then(Value::as_str);
-    let mut list: Vec<(Value, Vec<(Value, &Value)>)> =
-        buckets.into_values().filter(|(_, d)| d.len() >= min_doc_count).collect();
+    let mut list: Vec<(Value, AggDocs)> = buckets.into_values().filter(|(_, d)| d.len() >= min_doc_count).collect();
     match by_key {
         Some(direction) => list.sort_by(|(a, _), (b, _)| {
             let order = query::compare_terms(a, b).unwrap_or(Ordering::Equal);
