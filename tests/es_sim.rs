@@ -44,8 +44,21 @@ impl Cluster {
     }
 
     async fn bulk(&self, path: &str, ndjson: &str) -> (u16, Value) {
-        let request = self.request(Method::POST, path).header("content-type", NDJSON).body(ndjson.to_string());
-        read(request.send().await.unwrap()).await
+        read(self.send_bulk(path, Some(NDJSON), ndjson).await.unwrap()).await
+    }
+
+    /// A bulk body with this content type (`None`: no header); the connection error if any.
+    async fn send_bulk(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> reqwest::Result<reqwest::Response> {
+        let mut request = self.request(Method::POST, path).body(body.to_string());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send().await
     }
 
     /// A bulk that must be accepted; its items.
@@ -299,26 +312,14 @@ async fn bulk_framing_errors_fail_the_whole_request() {
     assert_eq!(answer["error"]["type"], "illegal_argument_exception");
     assert_eq!(answer["error"]["reason"], "The bulk request must be terminated by a newline [\\n]");
 
-    let wrong_type = es
-        .request(Method::POST, "/products/_bulk")
-        .header("content-type", "text/plain")
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let wrong_type = es.send_bulk("/products/_bulk", Some("text/plain"), &body).await.unwrap();
     assert_eq!(
         read(wrong_type).await,
         (406, json!({"error": "Content-Type header [text/plain] is not supported", "status": 406}))
     );
-    let none = es.request(Method::POST, "/products/_bulk").body(body.clone()).send().await.unwrap();
+    let none = es.send_bulk("/products/_bulk", None, &body).await.unwrap();
     assert_eq!(read(none).await, (406, json!({"error": "Content-Type header is missing", "status": 406})));
-    let as_json = es
-        .request(Method::POST, "/products/_bulk")
-        .header("content-type", "application/json")
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let as_json = es.send_bulk("/products/_bulk", Some("application/json"), &body).await.unwrap();
     assert_eq!(as_json.status(), 200, "application/json is accepted for _bulk too");
     es.sim.clear_log();
 
@@ -743,14 +744,12 @@ async fn whole_request_faults_and_the_request_log() {
     assert!(es.sim.indices().is_empty(), "refused requests write nothing");
 
     es.sim.inject(Fault::Drop);
-    let dropped =
-        es.request(Method::POST, "/products/_bulk").header("content-type", NDJSON).body(body.clone()).send().await;
+    let dropped = es.send_bulk("/products/_bulk", Some(NDJSON), &body).await;
     assert!(dropped.is_err());
     assert!(es.sim.indices().is_empty());
 
     es.sim.inject(Fault::DropAfterApply);
-    let dropped =
-        es.request(Method::POST, "/products/_bulk").header("content-type", NDJSON).body(body.clone()).send().await;
+    let dropped = es.send_bulk("/products/_bulk", Some(NDJSON), &body).await;
     assert!(dropped.is_err());
     assert_eq!(es.sim.document("products", "a").unwrap().version, 1, "applied but not acknowledged");
 
@@ -784,21 +783,9 @@ async fn unknown_parameters_and_methods_are_refused_as_the_servers_do() {
     assert_eq!(body["error"], "Incorrect HTTP method for uri [/products/_bulk] and method [GET], allowed: [POST, PUT]");
 
     let vendored = "application/vnd.elasticsearch+x-ndjson; compatible-with=8";
-    let es_answer = es
-        .request(Method::POST, "/products/_bulk")
-        .header("content-type", vendored)
-        .body(ndjson(&[index_line("a", 1), json!({})]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(es_answer.status(), 200);
+    let body = ndjson(&[index_line("a", 1), json!({})]);
+    assert_eq!(es.send_bulk("/products/_bulk", Some(vendored), &body).await.unwrap().status(), 200);
     let os = Cluster::start(Flavour::OpenSearch).await;
-    let os_answer = os
-        .request(Method::POST, "/products/_bulk")
-        .header("content-type", vendored)
-        .body(ndjson(&[index_line("a", 1), json!({})]))
-        .send()
-        .await
-        .unwrap();
+    let os_answer = os.send_bulk("/products/_bulk", Some(vendored), &body).await.unwrap();
     assert_eq!(os_answer.status(), 406, "OpenSearch refuses Elastic's vendored media types");
 }

@@ -176,9 +176,38 @@ const INDEX_ADMIN_PARAMS: &[&str] = &[
     "expand_wildcards",
 ];
 
+/// Parameters of every write, and of the APIs that can return a source.
+const WRITE_PARAMS: &[&str] = &["refresh", "routing", "timeout", "wait_for_active_shards", "require_alias", "pipeline"];
+const SOURCE_PARAMS: &[&str] = &["_source", "_source_includes", "_source_excludes"];
+const BULK: &[&[&str]] = &[
+    COMMON_PARAMS,
+    WRITE_PARAMS,
+    SOURCE_PARAMS,
+    &["require_data_stream", "list_executed_pipelines", "include_source_on_error"],
+];
+const DOC: &[&[&str]] = &[
+    COMMON_PARAMS,
+    WRITE_PARAMS,
+    SOURCE_PARAMS,
+    &["version", "version_type", "op_type", "if_seq_no", "if_primary_term", "realtime", "preference", "stored_fields"],
+];
+/// `version` and `version_type` are known to `_update` only to be refused with a better message.
+const UPDATE: &[&[&str]] = &[
+    COMMON_PARAMS,
+    WRITE_PARAMS,
+    SOURCE_PARAMS,
+    &["if_seq_no", "if_primary_term", "retry_on_conflict", "lang", "version", "version_type"],
+];
+const SEARCH: &[&[&str]] = &[COMMON_PARAMS, SEARCH_PARAMS];
+const ADMIN: &[&[&str]] = &[COMMON_PARAMS, INDEX_ADMIN_PARAMS];
+const HEALTH: &[&[&str]] = &[COMMON_PARAMS, &["wait_for_status", "timeout", "level", "local"]];
+
+/// What `Endpoint::parse` finds: the endpoint, the methods it takes and the parameter groups it knows.
+type Found = (Endpoint, &'static [&'static str], &'static [&'static [&'static str]]);
+
 impl Endpoint {
     /// The endpoint of a path, with the methods it takes and the parameters it knows.
-    fn parse(path: &str) -> Option<(Endpoint, &'static [&'static str], &'static [&'static str])> {
+    fn parse(path: &str) -> Option<Found> {
         let segments: Vec<String> = path
             .trim_start_matches('/')
             .split('/')
@@ -187,86 +216,31 @@ impl Endpoint {
             .collect();
         let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
         const READ: &[&str] = &["GET", "POST"];
-        const BULK: &[&str] = &[
-            "refresh",
-            "routing",
-            "timeout",
-            "wait_for_active_shards",
-            "require_alias",
-            "pipeline",
-            "_source",
-            "_source_includes",
-            "_source_excludes",
-            "require_data_stream",
-            "list_executed_pipelines",
-            "include_source_on_error",
-        ];
-        const DOC: &[&str] = &[
-            "refresh",
-            "routing",
-            "timeout",
-            "wait_for_active_shards",
-            "require_alias",
-            "pipeline",
-            "version",
-            "version_type",
-            "op_type",
-            "if_seq_no",
-            "if_primary_term",
-            "_source",
-            "_source_includes",
-            "_source_excludes",
-            "realtime",
-            "preference",
-            "stored_fields",
-        ];
-        const UPDATE: &[&str] = &[
-            "refresh",
-            "routing",
-            "timeout",
-            "wait_for_active_shards",
-            "require_alias",
-            "if_seq_no",
-            "if_primary_term",
-            "retry_on_conflict",
-            "_source",
-            "_source_includes",
-            "_source_excludes",
-            "lang",
-            "version",
-            "version_type",
-        ];
         let owned = |s: &str| s.to_string();
         let found = match seg.as_slice() {
-            [] => (Endpoint::Root, &["GET", "HEAD"][..], &[][..]),
-            ["_cluster", "health"] => {
-                (Endpoint::Health, &["GET"][..], &["wait_for_status", "timeout", "level", "local"][..])
-            }
+            [] => (Endpoint::Root, &["GET", "HEAD"][..], &[COMMON_PARAMS][..]),
+            ["_cluster", "health"] => (Endpoint::Health, &["GET"][..], HEALTH),
             ["_bulk"] => (Endpoint::Bulk(None), &["POST", "PUT"][..], BULK),
-            ["_aliases"] => (Endpoint::UpdateAliases, &["POST"][..], INDEX_ADMIN_PARAMS),
-            ["_alias"] => (Endpoint::GetAlias { index: None, name: None }, &["GET"][..], INDEX_ADMIN_PARAMS),
+            ["_aliases"] => (Endpoint::UpdateAliases, &["POST"][..], ADMIN),
+            ["_alias"] => (Endpoint::GetAlias { index: None, name: None }, &["GET"][..], ADMIN),
             ["_alias", name] => {
-                (Endpoint::GetAlias { index: None, name: Some(owned(name)) }, &["GET", "HEAD"][..], INDEX_ADMIN_PARAMS)
+                (Endpoint::GetAlias { index: None, name: Some(owned(name)) }, &["GET", "HEAD"][..], ADMIN)
             }
-            ["_refresh"] => (Endpoint::Refresh(None), READ, INDEX_ADMIN_PARAMS),
-            ["_search"] => (Endpoint::Search(None), READ, SEARCH_PARAMS),
-            ["_count"] => (Endpoint::Count(None), READ, SEARCH_PARAMS),
+            ["_refresh"] => (Endpoint::Refresh(None), READ, ADMIN),
+            ["_search"] => (Endpoint::Search(None), READ, SEARCH),
+            ["_count"] => (Endpoint::Count(None), READ, SEARCH),
             [first, ..] if first.starts_with('_') => return None,
-            [index] => (Endpoint::Index(owned(index)), &["GET", "HEAD", "PUT", "DELETE"][..], INDEX_ADMIN_PARAMS),
+            [index] => (Endpoint::Index(owned(index)), &["GET", "HEAD", "PUT", "DELETE"][..], ADMIN),
             [index, "_bulk"] => (Endpoint::Bulk(Some(owned(index))), &["POST", "PUT"][..], BULK),
-            [index, "_alias"] => {
-                (Endpoint::GetAlias { index: Some(owned(index)), name: None }, &["GET"][..], INDEX_ADMIN_PARAMS)
+            [index, "_alias"] => (Endpoint::GetAlias { index: Some(owned(index)), name: None }, &["GET"][..], ADMIN),
+            [index, "_alias", name] => {
+                (Endpoint::GetAlias { index: Some(owned(index)), name: Some(owned(name)) }, &["GET", "HEAD"][..], ADMIN)
             }
-            [index, "_alias", name] => (
-                Endpoint::GetAlias { index: Some(owned(index)), name: Some(owned(name)) },
-                &["GET", "HEAD"][..],
-                INDEX_ADMIN_PARAMS,
-            ),
-            [index, "_refresh"] => (Endpoint::Refresh(Some(owned(index))), READ, INDEX_ADMIN_PARAMS),
-            [index, "_search"] => (Endpoint::Search(Some(owned(index))), READ, SEARCH_PARAMS),
-            [index, "_count"] => (Endpoint::Count(Some(owned(index))), READ, SEARCH_PARAMS),
-            [index, "_settings"] => (Endpoint::Settings(owned(index)), &["GET", "PUT"][..], INDEX_ADMIN_PARAMS),
-            [index, "_mapping"] => (Endpoint::Mapping(owned(index)), &["GET", "PUT", "POST"][..], INDEX_ADMIN_PARAMS),
+            [index, "_refresh"] => (Endpoint::Refresh(Some(owned(index))), READ, ADMIN),
+            [index, "_search"] => (Endpoint::Search(Some(owned(index))), READ, SEARCH),
+            [index, "_count"] => (Endpoint::Count(Some(owned(index))), READ, SEARCH),
+            [index, "_settings"] => (Endpoint::Settings(owned(index)), &["GET", "PUT"][..], ADMIN),
+            [index, "_mapping"] => (Endpoint::Mapping(owned(index)), &["GET", "PUT", "POST"][..], ADMIN),
             [index, "_doc"] => (Endpoint::Doc { index: owned(index), id: None }, &["POST"][..], DOC),
             [index, "_doc", id] => (
                 Endpoint::Doc { index: owned(index), id: Some(owned(id)) },
@@ -325,11 +299,8 @@ impl State {
                 return Reply::json(406, errors::flat(406, &text));
             }
         }
-        let unknown: Vec<&String> = req
-            .params
-            .keys()
-            .filter(|p| !known.contains(&p.as_str()) && !COMMON_PARAMS.contains(&p.as_str()))
-            .collect();
+        let unknown: Vec<&String> =
+            req.params.keys().filter(|p| !known.iter().any(|group| group.contains(&p.as_str()))).collect();
         if !unknown.is_empty() {
             let listed: Vec<String> = unknown.iter().map(|p| format!("[{p}]")).collect();
             let noun = if unknown.len() == 1 { "parameter" } else { "parameters" };
