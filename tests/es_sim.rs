@@ -273,6 +273,12 @@ async fn an_alias_swap_is_atomic_and_writes_follow_the_write_index() {
         )
         .await;
     assert_eq!((status, body["error"]["type"].clone()), (400, json!("invalid_alias_name_exception")));
+    let (status, body) = es.call(Method::DELETE, "/products", None).await;
+    assert_eq!(
+        (status, body["error"]["type"].clone()),
+        (400, json!("illegal_argument_exception")),
+        "no delete by alias"
+    );
 
     let (status, body) = es
         .call(Method::POST, "/_aliases", Some(json!({"actions": [{"remove_index": {"index": "products_v1"}}]})))

@@ -57,28 +57,23 @@ pub(crate) fn check(state: &State, header: Option<&str>, path: &str) -> Result<(
     };
     let pair = decode(value.trim()).and_then(|b| String::from_utf8(b).ok());
     let pair = pair.as_deref().and_then(|p| p.split_once(':'));
-    let ok = match (scheme.to_ascii_lowercase().as_str(), pair) {
-        ("basic", Some((user, password))) => {
-            if state.users.get(user).is_some_and(|p| p == password) {
-                return Ok(());
-            }
-            return Err(refusal(
-                state.flavour(),
-                format!("unable to authenticate user [{user}] for REST request [{path}]"),
-            ));
+    match (scheme.to_ascii_lowercase().as_str(), pair) {
+        ("basic", Some((user, password))) if state.users.get(user).is_some_and(|p| p == password) => Ok(()),
+        ("basic", Some((user, _))) => {
+            Err(refusal(state.flavour(), format!("unable to authenticate user [{user}] for REST request [{path}]")))
         }
-        ("apikey", Some((id, key))) => {
-            state.flavour() == Flavour::Elasticsearch && state.api_keys.get(id).is_some_and(|k| k == key)
+        ("apikey", Some((id, key)))
+            if state.flavour() == Flavour::Elasticsearch && state.api_keys.get(id).is_some_and(|k| k == key) =>
+        {
+            Ok(())
         }
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(refusal(
+        _ => Err(refusal(
             state.flavour(),
-            format!("unable to authenticate with provided credentials and anonymous access is not allowed for this request [{path}]"),
-        ))
+            format!(
+                "unable to authenticate with provided credentials and anonymous access is not allowed for this \
+                 request [{path}]"
+            ),
+        )),
     }
 }
 

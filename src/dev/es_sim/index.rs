@@ -350,15 +350,25 @@ pub(crate) fn index_endpoint(state: &mut State, name: &str, req: &Incoming) -> R
     match req.method.as_str() {
         "PUT" => create(state, name, &req.json()?.unwrap_or_else(|| json!({}))),
         "DELETE" => {
-            let names = resolve_read(state, name)?;
-            if names.iter().any(|n| n != name) && !name.contains('*') {
-                // Deleting through an alias is refused: it would be too easy to delete the wrong index.
-                return Err(errors::illegal_argument(format!(
-                    "The provided expression [{name}] matches an alias, specify the corresponding concrete indices instead."
-                )));
+            // Deletes name concrete indices only (`action.destructive_requires_name` is on by default
+            // in 8.x): an alias or a pattern could take the wrong index with it.
+            let names: Vec<&str> = name.split(',').collect();
+            for part in &names {
+                if part.contains('*') || *part == "_all" {
+                    return Err(errors::illegal_argument("Wildcard expressions or all indices are not allowed"));
+                }
+                if !state.indices.contains_key(*part) {
+                    if is_alias(state, part) {
+                        return Err(errors::illegal_argument(format!(
+                            "The provided expression [{part}] matches an alias, specify the corresponding concrete \
+                             indices instead."
+                        )));
+                    }
+                    return Err(errors::index_not_found(part));
+                }
             }
-            for n in names {
-                state.indices.remove(&n);
+            for part in names {
+                state.indices.remove(part);
             }
             Ok(Reply::acknowledged())
         }
@@ -498,21 +508,15 @@ pub(crate) fn resolve_write(state: &mut State, name: &str, require_alias: bool) 
         return Ok(index);
     }
     if require_alias {
-        return Err(errors::index_not_found(name).with_reason(format!(
-            "no such index [{name}] and [require_alias] request flag is [true] and [{name}] is not an alias"
-        )));
+        let mut error = errors::index_not_found(name);
+        error.reason =
+            format!("no such index [{name}] and [require_alias] request flag is [true] and [{name}] is not an alias");
+        return Err(error);
     }
     if !state.indices.contains_key(name) {
         create(state, name, &json!({}))?;
     }
     Ok(name.to_string())
-}
-
-impl EsError {
-    fn with_reason(mut self, reason: String) -> EsError {
-        self.reason = reason;
-        self
-    }
 }
 
 /// `*`-patterns as index expressions use them.
