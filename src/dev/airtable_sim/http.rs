@@ -1,30 +1,23 @@
-//! The HTTP side: an axum server whose listener wraps each connection, so that a `Fault::Drop` can
-//! close the socket without sending a byte; the fault queue; `Date` (from the simulator's clock),
+//! The HTTP side: the handler behind `dev::server` (whose connections a `Fault::Drop` can close
+//! without sending a byte); the fault queue; `Date` (from the simulator's clock),
 //! `Content-Type` and gzip; and the request log, which never keeps the token.
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Request, State};
 use axum::http::header::{
     ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, DATE, HOST, RETRY_AFTER, VARY,
 };
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::serve::{IncomingStream, Listener};
 use axum::Router;
 use chrono::{DateTime, Utc};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+use crate::dev::server::{self, Hangup, SimServer};
 
 use super::api::{Incoming, Reply, ReplyBody};
 use super::{AirtableSim, Fault, LoggedRequest};
@@ -32,141 +25,8 @@ use super::{AirtableSim, Fault, LoggedRequest};
 /// Request bodies above this get 413.
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
-/// A running simulator. Dropping it stops the server (gracefully, in the background).
-pub struct SimServer {
-    addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<io::Result<()>>>,
-}
-
-impl SimServer {
-    /// The base URL to give a client instead of `https://api.airtable.com`, e.g. `http://127.0.0.1:8479`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Stops accepting, lets requests in flight finish, and waits for the server to end.
-    pub async fn shutdown(mut self) -> io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.map_err(io::Error::other)?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for SimServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
 pub(crate) async fn serve(sim: AirtableSim, addr: SocketAddr) -> io::Result<SimServer> {
-    let listener = TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    let app = Router::new().fallback(handle).with_state(sim);
-    let (tx, rx) = oneshot::channel::<()>();
-    let service = app.into_make_service_with_connect_info::<Hangup>();
-    let server = axum::serve(SimListener(listener), service).with_graceful_shutdown(async {
-        let _ = rx.await;
-    });
-    let task = tokio::spawn(async move { server.await });
-    Ok(SimServer { addr, shutdown: Some(tx), task: Some(task) })
-}
-
-/// Accepts TCP connections and wraps each in a `SimConn`.
-struct SimListener(TcpListener);
-
-impl Listener for SimListener {
-    type Io = SimConn;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (SimConn, SocketAddr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    return (SimConn { stream, hung_up: Arc::new(AtomicBool::new(false)) }, addr);
-                }
-                // Out of file descriptors and the like: wait, as axum's own listener does.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
-
-/// A connection that fails every read and write once hung up, so hyper drops it unanswered.
-struct SimConn {
-    stream: TcpStream,
-    hung_up: Arc<AtomicBool>,
-}
-
-impl SimConn {
-    fn check(&self) -> io::Result<()> {
-        if self.hung_up.load(Ordering::SeqCst) {
-            Err(io::Error::new(io::ErrorKind::ConnectionAborted, "dropped by an injected fault"))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl AsyncRead for SimConn {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        self.check()?;
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for SimConn {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.check()?;
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.check()?;
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.check()?;
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-}
-
-/// The handler's switch to hang up its connection.
-#[derive(Clone)]
-struct Hangup(Arc<AtomicBool>);
-
-impl Connected<IncomingStream<'_, SimListener>> for Hangup {
-    fn connect_info(stream: IncomingStream<'_, SimListener>) -> Hangup {
-        Hangup(stream.io().hung_up.clone())
-    }
+    server::serve(Router::new().fallback(handle).with_state(sim), addr).await
 }
 
 async fn handle(State(sim): State<AirtableSim>, ConnectInfo(hangup): ConnectInfo<Hangup>, req: Request) -> Response {
@@ -209,7 +69,7 @@ async fn handle(State(sim): State<AirtableSim>, ConnectInfo(hangup): ConnectInfo
     let fault = sim.lock().next_fault();
     let reply = match fault {
         Some(Fault::Drop) => {
-            hangup.0.store(true, Ordering::SeqCst);
+            hangup.hang_up();
             log(&sim, incoming, headers, 0);
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
@@ -248,17 +108,9 @@ fn respond(reply: Reply, time: DateTime<Utc>, gzip: bool) -> Response {
     }
     let bytes = if gzip {
         response = response.header(CONTENT_ENCODING, "gzip").header(VARY, "Accept-Encoding");
-        gzipped(&bytes)
+        server::gzipped(&bytes)
     } else {
         bytes
     };
     response.body(Body::from(bytes)).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-fn gzipped(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = encoder.write_all(bytes);
-    encoder.finish().unwrap_or_default()
 }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, DurationRound, Utc};
 use serde_json::{Map, Value};
 
-pub use http::SimServer;
+pub use crate::dev::server::SimServer;
 
 use base::{Base, Ids};
 use cells::ReadOptions;
