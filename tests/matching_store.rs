@@ -8,13 +8,13 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use catsync::catalog::{catalog_record_id, CatalogRecord, CatalogTable, CellValue};
+use catsync::catalog::{catalog_record_id, CatalogRecord, CatalogRoles, CatalogTable, CellValue};
 use catsync::config::Config;
 use catsync::control::{ControlAdvance, RunRecord, RunStatus};
 use catsync::gtin::check_digit;
 use catsync::matching::aliases::BrandAliases;
 use catsync::matching::record::{MatchDecision, MatchFilter, MatchingCommit, ProductMatch};
-use catsync::matching::run::{run_matching, CatalogRoles, MatchReport, MatchRun};
+use catsync::matching::run::{run_matching, MatchReport, MatchRun};
 use catsync::matching::{MatchOptions, Method, Status};
 use catsync::product::distributor_product_id;
 use catsync::source::feed::FeedMode;

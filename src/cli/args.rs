@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use super::dev::DevCommand;
 use super::matches::MatchesArgs;
 use super::matching::MatchArgs;
+use super::search::{IndexArgs, SearchArgs};
 use crate::source::feed::FeedMode;
 
 const EXAMPLES: &str = "\
@@ -117,6 +118,23 @@ Examples:
 
 A distributor product is named by its id (the first column) or as DISTRIBUTOR:SKU.")]
     Matches(MatchesArgs),
+    /// Bring the search index up to date with the store (incremental, through the outbox).
+    #[command(after_help = "\
+Examples:
+  catsync index                 send the documents the store changed since the last run
+  catsync index --full --json   rebuild the whole index beside the live one, then switch
+
+Every store write records the rows it changed in an outbox in the same transaction; entries are
+removed only after the index accepted their documents, so a killed run sends some documents
+twice and never misses one. Exit status 3 when the index refused documents (see catsync errors).")]
+    Index(IndexArgs),
+    /// Search the product index.
+    #[command(after_help = "\
+Examples:
+  catsync search \"cordless drill\"
+  catsync search 0088256000021                  an exact GTIN, SKU or part number comes first
+  catsync search drill --brand Bosch --in-stock --price 50..150 --json")]
+    Search(SearchArgs),
     /// Development tools: local stand-ins for outside services (catsync dev airtable-sim).
     #[command(
         after_help = "Examples:\n  catsync dev airtable-sim\n  catsync dev airtable-sim --base bench-base.json --listen 127.0.0.1:0"

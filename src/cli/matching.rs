@@ -12,10 +12,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::display::{duration, thousands};
 use super::{Outcome, Settings, UsageError};
+use crate::catalog::CatalogRoles;
 use crate::catalog::CatalogTable;
 use crate::matching::aliases::BrandAliases;
 use crate::matching::eval::{evaluate, read_products, read_truth, ColumnMap, EvalError};
-use crate::matching::run::{run_matching, CatalogRoles, MatchReport, MatchRun};
+use crate::matching::run::{run_matching, MatchReport, MatchRun};
 use crate::matching::MatchOptions;
 use crate::store::Store;
 

@@ -11,6 +11,7 @@ mod import;
 mod init;
 mod matches;
 mod matching;
+mod search;
 mod status;
 mod sync;
 
@@ -25,6 +26,7 @@ pub use args::Cli;
 use args::Command;
 
 use crate::config::{AirtableSection, Config, ConfigError, DEFAULT_SEARCH_URL, DEFAULT_STORE_URL};
+use crate::search::{SearchError, SearchIndex, SearchSettings, DEFAULT_INDEX};
 use crate::source::airtable::{AirtableClient, RetryPolicy};
 use crate::store::{self, Store};
 
@@ -121,6 +123,27 @@ impl Settings {
         Ok((section, AirtableClient::new(&section.api_url, section.token.clone(), policy)))
     }
 
+    /// `[search]` resolved with the `--search` flag and the defaults.
+    pub fn search_settings(&self) -> SearchSettings {
+        let s = &self.config.search;
+        SearchSettings {
+            url: self.search_url.clone(),
+            index: s.index.clone().unwrap_or_else(|| DEFAULT_INDEX.into()),
+            username: s.username.clone(),
+            password: s.password.clone(),
+            api_key: s.api_key.clone(),
+            ca_file: s.ca_file.clone(),
+        }
+    }
+
+    /// Opens the configured search index; a bad URL is a usage error.
+    pub async fn open_search(&self) -> anyhow::Result<Arc<dyn SearchIndex>> {
+        crate::search::open(&self.search_settings()).await.map_err(|e| match e {
+            SearchError::UnsupportedScheme { .. } => anyhow::Error::new(UsageError(e.to_string())),
+            other => anyhow::Error::new(other).context("opening the search index"),
+        })
+    }
+
     /// Opens the configured store; a bad URL is a usage error.
     pub async fn open_store(&self) -> anyhow::Result<Arc<dyn Store>> {
         store::open(&self.store_url).await.map_err(|e| match e {
@@ -146,6 +169,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             Command::Check => check::run(&settings).await,
             Command::Match(a) => matching::run(&settings, a).await,
             Command::Matches(a) => matches::run(&settings, a).await,
+            Command::Index(a) => search::index(&settings, a).await,
+            Command::Search(a) => search::search(&settings, a).await,
             Command::Dev { command } => dev::run(command).await,
         }
         .context(format!("catsync {} failed", command_name(&cli.command)))
@@ -172,6 +197,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Check => "check",
         Command::Match(_) => "match",
         Command::Matches(_) => "matches",
+        Command::Index(_) => "index",
+        Command::Search(_) => "search",
         Command::Dev { .. } => "dev",
     }
 }

@@ -200,3 +200,35 @@ pub struct ControlAdvance {
     pub watermark: Option<String>,
     pub metrics: serde_json::Value,
 }
+
+/// What an outbox entry names: a row whose change alters what the search index holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxEntity {
+    /// A distributor product (its own document, and its catalog product's).
+    Offer,
+    /// A row of a catalog table (a document when the table is the `[catalog]` one).
+    Product,
+}
+
+impl OutboxEntity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxEntity::Offer => "offer",
+            OutboxEntity::Product => "product",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutboxEntity> {
+        [OutboxEntity::Offer, OutboxEntity::Product].into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// One row of `search_outbox`, written in the transaction that changed the row it names and
+/// deleted only after the index has the documents built from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub entity: OutboxEntity,
+    pub entity_id: Uuid,
+}

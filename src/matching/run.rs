@@ -16,78 +16,12 @@ use uuid::Uuid;
 use super::aliases::BrandAliases;
 use super::record::{MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, MATCHING_SOURCE};
 use super::{match_offers, offers_near, Link, MatchHints, MatchOptions, Method, ProductText, Status};
-use crate::catalog::{CatalogTable, CellValue, StoredCatalogRecord};
-use crate::config::CatalogSection;
+use crate::catalog::{CatalogRoles, CatalogTable, StoredCatalogRecord};
 use crate::control::{now_micros, ControlAdvance, RunCounts, RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
 
 /// A score change smaller than this is not a change worth a write.
 const SCORE_EPSILON: f64 = 1e-6;
-
-/// Which catalog columns hold which text, by position in the table's columns.
-#[derive(Debug, Clone)]
-pub struct CatalogRoles {
-    title: Option<usize>,
-    brand: Option<usize>,
-    mpn: Option<usize>,
-    gtin: Option<usize>,
-    price: Option<usize>,
-}
-
-impl CatalogRoles {
-    /// The roles of `[catalog]` in `table` (validated against the config at load).
-    pub fn new(section: &CatalogSection, table: &CatalogTable) -> CatalogRoles {
-        let at = |role: &Option<toml::Spanned<String>>| {
-            role.as_ref().and_then(|c| table.columns.iter().position(|col| &col.name == c.get_ref()))
-        };
-        CatalogRoles {
-            title: at(&section.title),
-            brand: at(&section.brand),
-            mpn: at(&section.mpn),
-            gtin: at(&section.gtin),
-            price: at(&section.price),
-        }
-    }
-
-    /// A catalog row as matching reads it.
-    pub fn product_text(&self, record: &StoredCatalogRecord) -> ProductText {
-        let values = &record.record.values;
-        let text = |role: Option<usize>| role.map(|i| cell_text(&values[i])).unwrap_or_default();
-        ProductText {
-            id: record.record.id.to_string(),
-            title: text(self.title),
-            brand: text(self.brand),
-            mpn: text(self.mpn),
-            gtin: text(self.gtin),
-            price: self.price.and_then(|i| cell_number(&values[i])),
-        }
-    }
-}
-
-/// A cell as plain text: lists (lookups of a linked brand, say) joined, links left out.
-fn cell_text(value: &CellValue) -> String {
-    match value {
-        CellValue::Null | CellValue::Links(_) => String::new(),
-        CellValue::Text(s) => s.clone(),
-        CellValue::Integer(i) => i.to_string(),
-        CellValue::Numeric(d) => d.normalize().to_string(),
-        CellValue::Boolean(b) => b.to_string(),
-        CellValue::Date(d) => d.to_string(),
-        CellValue::Timestamp(t) => t.to_rfc3339(),
-        CellValue::Json(serde_json::Value::String(s)) => s.clone(),
-        CellValue::Json(j) => j.to_string(),
-        CellValue::Array(items) => items.iter().map(cell_text).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" "),
-    }
-}
-
-fn cell_number(value: &CellValue) -> Option<f64> {
-    match value {
-        CellValue::Integer(i) => Some(*i as f64),
-        CellValue::Numeric(d) => rust_decimal::prelude::ToPrimitive::to_f64(d),
-        CellValue::Array(items) => items.iter().find_map(cell_number),
-        _ => None,
-    }
-}
 
 /// What a run needs besides the store.
 pub struct MatchRun<'a> {

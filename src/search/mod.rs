@@ -5,6 +5,9 @@
 //! only grows (`ProductDocument::version`), so a retried or late write never replaces a newer one.
 //! Backends never read the store; `catsync index` drains the store's outbox into them.
 
+pub mod document;
+pub mod indexer;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

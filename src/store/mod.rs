@@ -18,14 +18,14 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::catalog::{CatalogLink, CatalogRecord, CatalogTable, StoredCatalogRecord};
-use crate::control::{ControlAdvance, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
+use crate::control::{ControlAdvance, OutboxEntry, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
 use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 use crate::product::DistributorProduct;
 
 pub use url::redact_url;
 
 /// Schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +132,9 @@ pub trait Store: Send + Sync {
     async fn start_run(&self, run: &RunRecord) -> Result<(), StoreError>;
 
     /// Records a failed run and its errors (for instance an unreadable file).
-    async fn fail_run(&self, run: &RunRecord, errors: Vec<SyncErrorRecord>) -> Result<(), StoreError>;
+    async fn fail_run(&self, run: &RunRecord, errors: Vec<SyncErrorRecord>) -> Result<(), StoreError> {
+        self.finish_run(run, errors, None).await
+    }
 
     /// Opens the transaction of a feed import for `distributor`.
     async fn begin_feed_import(&self, distributor: &str, run: &RunRecord) -> Result<Box<dyn FeedImport>, StoreError>;
@@ -196,10 +198,78 @@ pub trait Store: Send + Sync {
     /// no longer active go too. Rows a person decided are never changed.
     async fn commit_matching(&self, commit: MatchingCommit) -> Result<RunCounts, StoreError>;
 
+    /// The search outbox's oldest `limit` entries.
+    async fn search_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Deletes outbox entries once the index holds what they announced.
+    async fn acknowledge_outbox(&self, ids: &[i64]) -> Result<(), StoreError>;
+
+    /// How many outbox entries wait for the index.
+    async fn outbox_depth(&self) -> Result<u64, StoreError>;
+
+    /// Rows of a catalog table by id (deleted ones included), or one page of its live rows in id order.
+    async fn catalog_rows(
+        &self,
+        table: &CatalogTable,
+        rows: &CatalogRows,
+    ) -> Result<Vec<StoredCatalogRecord>, StoreError>;
+
+    /// Distributor products as search documents need them, with their standing link.
+    async fn document_offers(&self, rows: &OfferRows) -> Result<Vec<DocumentOffer>, StoreError>;
+
+    /// Records a finished run with its errors; `advance` moves `sync_control` (a succeeded run),
+    /// without it the errors count against the source and nothing moves.
+    async fn finish_run(
+        &self,
+        run: &RunRecord,
+        errors: Vec<SyncErrorRecord>,
+        advance: Option<ControlAdvance>,
+    ) -> Result<(), StoreError>;
+
     /// Applies a person's decision to one distributor product's match (and its `id_mappings`) in
     /// one transaction; `false` when there is nothing to decide (no such match, or for a manual
     /// link no such active distributor product).
     async fn decide_match(&self, id: Uuid, decision: &MatchDecision, note: Option<&str>) -> Result<bool, StoreError>;
+}
+
+/// Which catalog rows `catalog_rows` reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CatalogRows {
+    Ids(Vec<Uuid>),
+    /// Live rows with an id above `after`, in id order.
+    LiveAfter {
+        after: Option<Uuid>,
+        limit: u32,
+    },
+}
+
+/// Which distributor products `document_offers` reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OfferRows {
+    /// These, active or not.
+    Ids(Vec<Uuid>),
+    /// The active ones linked (automatically or confirmed) to these catalog products.
+    LinkedTo(Vec<Uuid>),
+    /// Active ones with no standing link and an id above `after`, in id order.
+    UnlinkedAfter { after: Option<Uuid>, limit: u32 },
+}
+
+/// A distributor product as a search document shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentOffer {
+    pub id: Uuid,
+    pub distributor: String,
+    pub sku: String,
+    pub gtin: Option<String>,
+    pub mpn: Option<String>,
+    pub brand: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub price: Option<f64>,
+    pub quantity: Option<i64>,
+    pub active: bool,
+    /// The catalog product it is linked to (auto or confirmed), if any.
+    pub linked_product: Option<Uuid>,
 }
 
 /// Errors of the store seam; `is_retryable` tells transient conflicts from real failures.

@@ -23,16 +23,16 @@ use tokio_postgres::{Client, Row, Statement};
 use uuid::Uuid;
 
 use super::connect::ImportPath;
-use super::{control, copy_in, db_err, in_transaction, placeholders};
+use super::{control, copy_in, db_err, in_transaction, outbox, placeholders};
 use crate::catalog::{
     CatalogLink, CatalogRecord, CatalogTable, CellValue, ColumnType, ScalarType, StoredCatalogRecord,
 };
-use crate::control::{now_micros, RunCounts, SyncErrorRecord};
+use crate::control::{now_micros, OutboxEntity, RunCounts, SyncErrorRecord};
 use crate::store::catalog::{
     self as shared, add_counts, array_from_json, array_to_json, checked_batch, linked_ids, quoted, BatchPlan, SqlTypes,
     StoredState,
 };
-use crate::store::{CatalogSync, CatalogSyncEnd, StoreError};
+use crate::store::{CatalogRows, CatalogSync, CatalogSyncEnd, StoreError};
 
 /// The protocol's limit on parameters in one statement.
 const MAX_PARAMS: usize = 65_535;
@@ -409,7 +409,10 @@ async fn write_batch(
     insert_new(c, prepared, sql, &plan.insert, now).await?;
     update_changed(c, prepared, sql, &plan.update, now).await?;
     map_ids(c, prepared, sql, &plan.insert, now).await?;
-    replace_links(c, prepared, sql, &plan.changed()).await?;
+    let changed = plan.changed();
+    replace_links(c, prepared, sql, &changed).await?;
+    let ids: Vec<Uuid> = changed.iter().map(|r| r.id).collect();
+    outbox::record(c, OutboxEntity::Product, &ids, now).await?;
     Ok(plan.counts())
 }
 
@@ -509,7 +512,9 @@ async fn soft_delete(
         return Ok(0);
     }
     let rows = c.query(&sql.soft_delete, &[&airtable_ids, &now]).await.map_err(db_err("soft-deleting catalog rows"))?;
-    Ok(rows.len() as u64)
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+    outbox::record(c, OutboxEntity::Product, &ids, now).await?;
+    Ok(ids.len() as u64)
 }
 
 /// A catalog sync on its own connection; each `write` is a transaction of its own.
@@ -580,6 +585,25 @@ pub async fn records(c: &Client, table: &CatalogTable) -> Result<Vec<StoredCatal
     let mut records = rows.iter().map(|r| stored_record(table, r)).collect::<Result<Vec<_>, _>>()?;
     records.sort_by(|a, b| a.record.airtable_id.cmp(&b.record.airtable_id));
     Ok(records)
+}
+
+/// Rows by id, or a page of live rows in id order (`CatalogRows`).
+pub async fn rows(
+    c: &Client,
+    table: &CatalogTable,
+    rows: &CatalogRows,
+) -> Result<Vec<StoredCatalogRecord>, StoreError> {
+    let select = shared::select_records_sql(table)?;
+    let found = match rows {
+        CatalogRows::Ids(ids) => c.query(&format!("{select} WHERE id = ANY($1)"), &[ids]).await,
+        CatalogRows::LiveAfter { after, limit } => {
+            let sql =
+                format!("{select} WHERE deleted_at IS NULL AND ($1::UUID IS NULL OR id > $1) ORDER BY id LIMIT $2");
+            c.query(&sql, &[after, &i64::from(*limit)]).await
+        }
+    }
+    .map_err(db_err("reading catalog rows"))?;
+    found.iter().map(|r| stored_record(table, r)).collect()
 }
 
 fn stored_record(table: &CatalogTable, r: &Row) -> Result<StoredCatalogRecord, StoreError> {

@@ -297,6 +297,7 @@ impl FeedImport for PgFeedImport {
         // On a first import every delivered SKU is new, whatever the merge of repeats reports.
         let (inserted, updated) = if self.direct { (self.distinct, 0) } else { merged };
         self.deactivate(&missing).await?;
+        super::outbox::record_written_offers(&self.client, &self.distributor, self.run_ts).await?;
         if self.path == ImportPath::BatchUpsert {
             self.client
                 .execute("DELETE FROM feed_stage WHERE run_id = $1", &[&self.run_id])

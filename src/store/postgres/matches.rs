@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, GenericClient, Row};
 use uuid::Uuid;
 
-use super::{control, db_err, in_transaction};
-use crate::control::{now_micros, RunCounts};
+use super::{control, db_err, in_transaction, outbox};
+use crate::control::{now_micros, OutboxEntity, RunCounts};
 use crate::matching::record::{
     MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, CATALOG_SYSTEM,
 };
@@ -116,7 +116,13 @@ pub async fn commit_matching(c: &Client, commit: &MatchingCommit) -> Result<RunC
     in_transaction(c, "committing a matching run", || async {
         let now = commit.run.finished_at.unwrap_or_else(now_micros);
         let mut run = commit.run.clone();
-        run.counts.deactivated += prune_inactive(c).await?;
+        run.counts.deactivated += prune_inactive(c, now).await?;
+        // Documents of the products a distributor product leaves, and of those it joins, change.
+        let touched: Vec<Uuid> =
+            commit.upserts.iter().map(|m| m.distributor_product_id).chain(commit.unlinked.iter().copied()).collect();
+        for ids in touched.chunks(CHUNK) {
+            outbox::record_matched_products(c, ids, now).await?;
+        }
         for chunk in commit.upserts.chunks(CHUNK) {
             upsert_matches(c, chunk, now).await?;
             let ids: Vec<Uuid> = chunk.iter().map(|m| m.distributor_product_id).collect();
@@ -132,6 +138,10 @@ pub async fn commit_matching(c: &Client, commit: &MatchingCommit) -> Result<RunC
             .await
             .map_err(db_err("removing product_matches"))?;
             sync_mappings(c, ids, now).await?;
+        }
+        for ids in touched.chunks(CHUNK) {
+            outbox::record_matched_products(c, ids, now).await?;
+            outbox::record(c, OutboxEntity::Offer, ids, now).await?;
         }
         for chunk in commit.examined.chunks(CHUNK) {
             let (ids, hashes): (Vec<Uuid>, Vec<&str>) = chunk.iter().map(|(id, h)| (*id, h.as_str())).unzip();
@@ -197,7 +207,16 @@ async fn upsert_matches(c: &Client, chunk: &[ProductMatch], now: DateTime<Utc>) 
 
 /// Drops the automatic and review rows (and links) of distributor products no longer active, and
 /// their matched state, so that a product that comes back is matched afresh. Returns how many rows.
-async fn prune_inactive(c: &Client) -> Result<u64, StoreError> {
+async fn prune_inactive(c: &Client, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    c.execute(
+        "INSERT INTO search_outbox (entity, entity_id, created_at)
+         SELECT 'product', m.product_id, $1 FROM product_matches m
+           JOIN distributor_products d ON d.id = m.distributor_product_id
+          WHERE NOT d.active AND m.status = 'auto'",
+        &[&now],
+    )
+    .await
+    .map_err(db_err("writing the search outbox"))?;
     c.execute(
         &format!(
             "DELETE FROM id_mappings i USING product_matches m, distributor_products d
@@ -268,6 +287,7 @@ pub async fn decide(c: &Client, id: Uuid, decision: &MatchDecision, note: Option
             .await
             .map_err(db_err("reading a match"))?
             .map(|r| r.get(0));
+        outbox::record_matched_products(c, &[id], now).await?;
         let decided = match (decision, current) {
             (MatchDecision::Confirm { product: Some(product) }, current) if current != Some(*product) => {
                 link_by_hand(c, id, *product, note, now).await?
@@ -306,6 +326,8 @@ pub async fn decide(c: &Client, id: Uuid, decision: &MatchDecision, note: Option
         };
         if decided {
             sync_mappings(c, &[id], now).await?;
+            outbox::record_matched_products(c, &[id], now).await?;
+            outbox::record(c, OutboxEntity::Offer, &[id], now).await?;
         }
         Ok(decided)
     })

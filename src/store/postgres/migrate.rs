@@ -12,6 +12,7 @@ use crate::store::{StoreError, SCHEMA_VERSION};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("migrations/0001_foundation.sql")),
     (2, "matching", include_str!("migrations/0002_matching.sql")),
+    (3, "search_outbox", include_str!("migrations/0003_search_outbox.sql")),
 ];
 
 pub async fn migrate(client: &mut Client) -> Result<i64, StoreError> {

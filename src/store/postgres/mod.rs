@@ -8,9 +8,11 @@
 mod catalog;
 mod connect;
 mod control;
+mod documents;
 mod import;
 mod matches;
 mod migrate;
+mod outbox;
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,9 +26,12 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-use super::{Backend, CatalogSync, FeedImport, Store, StoreError, StoreInfo, StoredDistributorProduct};
+use super::{
+    Backend, CatalogRows, CatalogSync, DocumentOffer, FeedImport, OfferRows, Store, StoreError, StoreInfo,
+    StoredDistributorProduct,
+};
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
-use crate::control::{RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
+use crate::control::{ControlAdvance, OutboxEntry, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
 use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 use connect::ImportPath;
 use connect::PgConnect;
@@ -181,13 +186,21 @@ impl Store for PgStore {
         retry(|| control::insert_run(&*client, run)).await
     }
 
-    async fn fail_run(&self, run: &RunRecord, errors: Vec<SyncErrorRecord>) -> Result<(), StoreError> {
+    async fn finish_run(
+        &self,
+        run: &RunRecord,
+        errors: Vec<SyncErrorRecord>,
+        advance: Option<ControlAdvance>,
+    ) -> Result<(), StoreError> {
         let client = self.client.lock().await;
         let c = &*client;
-        in_transaction(c, "committing a failed run", || async {
+        in_transaction(c, "committing a finished run", || async {
             control::finish_run(c, run).await?;
             control::insert_errors(c, &errors).await?;
-            control::record_failure(c, &run.source, errors.len() as i64).await
+            match &advance {
+                Some(advance) => control::advance(c, run, advance).await,
+                None => control::record_failure(c, &run.source, errors.len() as i64).await,
+            }
         })
         .await
     }
@@ -269,6 +282,30 @@ impl Store for PgStore {
 
     async fn commit_matching(&self, commit: MatchingCommit) -> Result<RunCounts, StoreError> {
         matches::commit_matching(&*self.client.lock().await, &commit).await
+    }
+
+    async fn search_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        outbox::entries(&*self.client.lock().await, limit).await
+    }
+
+    async fn acknowledge_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
+        outbox::acknowledge(&*self.client.lock().await, ids).await
+    }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        outbox::depth(&*self.client.lock().await).await
+    }
+
+    async fn catalog_rows(
+        &self,
+        table: &CatalogTable,
+        rows: &CatalogRows,
+    ) -> Result<Vec<StoredCatalogRecord>, StoreError> {
+        catalog::rows(&*self.client.lock().await, table, rows).await
+    }
+
+    async fn document_offers(&self, rows: &OfferRows) -> Result<Vec<DocumentOffer>, StoreError> {
+        documents::offers(&*self.client.lock().await, rows).await
     }
 
     async fn decide_match(&self, id: Uuid, decision: &MatchDecision, note: Option<&str>) -> Result<bool, StoreError> {

@@ -20,16 +20,16 @@ use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Row, ToSq
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::{control, db_err, parse_ts, run_blocking, ts};
+use super::{control, db_err, outbox, parse_ts, run_blocking, ts};
 use crate::catalog::{
     CatalogLink, CatalogRecord, CatalogTable, CellValue, ColumnType, ScalarType, StoredCatalogRecord,
 };
-use crate::control::{now_micros, RunCounts, SyncErrorRecord};
+use crate::control::{now_micros, OutboxEntity, RunCounts, SyncErrorRecord};
 use crate::store::catalog::{
     self as shared, add_counts, array_from_json, array_to_json, checked_batch, linked_ids, quoted, timestamp_text,
     BatchPlan, SqlTypes, StoredState,
 };
-use crate::store::{CatalogSync, CatalogSyncEnd, StoreError};
+use crate::store::{CatalogRows, CatalogSync, CatalogSyncEnd, StoreError};
 
 const TYPES: SqlTypes = SqlTypes {
     uuid: "BLOB",
@@ -222,7 +222,9 @@ fn write_batch(
     write_rows(conn, &sql.insert, &plan.insert, now)?;
     write_rows(conn, &sql.update, &plan.update, now)?;
     map_ids(conn, sql, &plan.insert, now)?;
-    replace_links(conn, sql, &plan.changed())?;
+    let changed = plan.changed();
+    replace_links(conn, sql, &changed)?;
+    outbox::record(conn, OutboxEntity::Product, changed.iter().map(|r| &r.id), now)?;
     Ok(plan.counts())
 }
 
@@ -284,6 +286,7 @@ fn soft_delete(conn: &Connection, sql: &TableSql, airtable_ids: &[String], now: 
             ids.push(row.get::<_, Uuid>(0).map_err(db_err("soft-deleting a catalog row"))?);
         }
     }
+    outbox::record(conn, OutboxEntity::Product, &ids, now)?;
     Ok(ids.len() as u64)
 }
 
@@ -368,6 +371,37 @@ pub fn records(conn: &Connection, table: &CatalogTable) -> Result<Vec<StoredCata
         .and_then(Iterator::collect)
         .map_err(db_err("reading catalog rows"))?;
     Ok(rows)
+}
+
+/// Rows by id, or a page of live rows in id order (`CatalogRows`).
+pub fn rows(
+    conn: &Connection,
+    table: &CatalogTable,
+    rows: &CatalogRows,
+) -> Result<Vec<StoredCatalogRecord>, StoreError> {
+    let select = shared::select_records_sql(table)?;
+    let read = |sql: &str, values: &[&dyn ToSql]| -> Result<Vec<StoredCatalogRecord>, StoreError> {
+        let mut stmt = conn.prepare_cached(sql).map_err(db_err("reading catalog rows"))?;
+        let found = stmt
+            .query_map(values, |r| stored_record(table, r))
+            .and_then(Iterator::collect)
+            .map_err(db_err("reading catalog rows"))?;
+        Ok(found)
+    };
+    match rows {
+        CatalogRows::Ids(ids) => {
+            let sql = format!("{select} WHERE id = ?1");
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                found.extend(read(&sql, &[id])?);
+            }
+            Ok(found)
+        }
+        CatalogRows::LiveAfter { after, limit } => read(
+            &format!("{select} WHERE deleted_at IS NULL AND (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2"),
+            &[after, limit],
+        ),
+    }
 }
 
 fn stored_record(table: &CatalogTable, r: &Row) -> rusqlite::Result<StoredCatalogRecord> {

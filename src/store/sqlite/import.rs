@@ -245,6 +245,7 @@ impl FeedImport for SqliteFeedImport {
                 merge(c, &distributor, &run_ts)?
             };
             deactivate(c, &run_ts, &missing)?;
+            super::outbox::record_written_offers(c, &distributor, &run_ts)?;
             let mut run = end.run;
             let store_side = RunCounts {
                 inserted,

@@ -5,8 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use uuid::Uuid;
 
 use super::control::{self, json};
-use super::{db_err, parse_ts, ts};
-use crate::control::{now_micros, RunCounts};
+use super::{db_err, outbox, parse_ts, ts};
+use crate::control::{now_micros, OutboxEntity, RunCounts};
 use crate::matching::record::{
     MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, CATALOG_SYSTEM,
 };
@@ -126,7 +126,11 @@ pub fn commit_matching(conn: &mut Connection, mut commit: MatchingCommit) -> Res
     let tx =
         conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("starting a transaction"))?;
     let now = ts(commit.run.finished_at.unwrap_or_else(now_micros));
-    commit.run.counts.deactivated += prune_inactive(&tx)?;
+    commit.run.counts.deactivated += prune_inactive(&tx, &now)?;
+    // Documents of the products a distributor product leaves, and of those it joins, change.
+    let touched: Vec<Uuid> =
+        commit.upserts.iter().map(|m| m.distributor_product_id).chain(commit.unlinked.iter().copied()).collect();
+    outbox::record_matched_products(&tx, &touched, &now)?;
     {
         let mut upsert = tx
             .prepare_cached(&format!(
@@ -163,6 +167,8 @@ pub fn commit_matching(conn: &mut Connection, mut commit: MatchingCommit) -> Res
             unlink.execute([id]).map_err(db_err("removing product_matches"))?;
             sync_mapping(&tx, *id, &now)?;
         }
+        outbox::record_matched_products(&tx, &touched, &now)?;
+        outbox::record(&tx, OutboxEntity::Offer, &touched, &now)?;
         let mut examined = tx
             .prepare_cached(
                 "INSERT INTO match_offer_state (distributor_product_id, content_hash, matched_at) VALUES (?1, ?2, ?3)
@@ -197,8 +203,16 @@ pub fn commit_matching(conn: &mut Connection, mut commit: MatchingCommit) -> Res
 
 /// Drops the automatic and review rows (and links) of distributor products no longer active, and
 /// their matched state, so that a product that comes back is matched afresh. Returns how many rows.
-fn prune_inactive(conn: &Connection) -> Result<u64, StoreError> {
+fn prune_inactive(conn: &Connection, now: &str) -> Result<u64, StoreError> {
     let inactive = "SELECT id FROM distributor_products WHERE active = 0";
+    conn.execute(
+        "INSERT INTO search_outbox (entity, entity_id, created_at)
+         SELECT 'product', m.product_id, ?1 FROM product_matches m
+           JOIN distributor_products d ON d.id = m.distributor_product_id
+          WHERE d.active = 0 AND m.status = 'auto'",
+        [now],
+    )
+    .map_err(db_err("writing the search outbox"))?;
     conn.execute(
         &format!(
             "DELETE FROM id_mappings WHERE target_system = '{CATALOG_SYSTEM}' AND (source_system, source_id) IN (
@@ -283,6 +297,7 @@ pub fn decide(
         .query_row("SELECT product_id FROM product_matches WHERE distributor_product_id = ?1", [id], |r| r.get(0))
         .optional()
         .map_err(db_err("reading a match"))?;
+    outbox::record_matched_products(&tx, &[id], &now)?;
     let decided = match (decision, current) {
         (MatchDecision::Confirm { product: Some(product) }, current) if current != Some(*product) => {
             link_by_hand(&tx, id, *product, note, &now)?
@@ -316,6 +331,8 @@ pub fn decide(
     };
     if decided {
         sync_mapping(&tx, id, &now)?;
+        outbox::record_matched_products(&tx, &[id], &now)?;
+        outbox::record(&tx, OutboxEntity::Offer, &[id], &now)?;
         tx.commit().map_err(db_err("committing a match decision"))?;
     }
     Ok(decided)

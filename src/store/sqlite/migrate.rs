@@ -7,6 +7,7 @@ use crate::store::{StoreError, SCHEMA_VERSION};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("migrations/0001_foundation.sql")),
     (2, "matching", include_str!("migrations/0002_matching.sql")),
+    (3, "search_outbox", include_str!("migrations/0003_search_outbox.sql")),
 ];
 
 /// Applies every migration newer than the recorded version, each in its own transaction.

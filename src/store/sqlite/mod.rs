@@ -5,9 +5,11 @@
 
 mod catalog;
 mod control;
+mod documents;
 mod import;
 mod matches;
 mod migrate;
+mod outbox;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,9 +19,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use uuid::Uuid;
 
-use super::{Backend, CatalogSync, FeedImport, Store, StoreError, StoreInfo, StoredDistributorProduct};
+use super::{
+    Backend, CatalogRows, CatalogSync, DocumentOffer, FeedImport, OfferRows, Store, StoreError, StoreInfo,
+    StoredDistributorProduct,
+};
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
-use crate::control::{RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
+use crate::control::{ControlAdvance, OutboxEntry, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
 use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 
 /// Page cache of the store's own connection (negative: KiB).
@@ -135,14 +140,22 @@ impl Store for SqliteStore {
         self.with_conn(move |c| control::insert_run(c, &run)).await
     }
 
-    async fn fail_run(&self, run: &RunRecord, errors: Vec<SyncErrorRecord>) -> Result<(), StoreError> {
+    async fn finish_run(
+        &self,
+        run: &RunRecord,
+        errors: Vec<SyncErrorRecord>,
+        advance: Option<ControlAdvance>,
+    ) -> Result<(), StoreError> {
         let run = run.clone();
         self.with_conn(move |c| {
             let tx = c.transaction().map_err(db_err("starting a transaction"))?;
             control::finish_run(&tx, &run)?;
             control::insert_errors(&tx, &errors)?;
-            control::record_failure(&tx, &run.source, errors.len() as i64)?;
-            tx.commit().map_err(db_err("committing a failed run"))
+            match &advance {
+                Some(advance) => control::advance(&tx, &run, advance)?,
+                None => control::record_failure(&tx, &run.source, errors.len() as i64)?,
+            }
+            tx.commit().map_err(db_err("committing a finished run"))
         })
         .await
     }
@@ -223,6 +236,33 @@ impl Store for SqliteStore {
 
     async fn commit_matching(&self, commit: MatchingCommit) -> Result<RunCounts, StoreError> {
         self.with_conn(move |c| matches::commit_matching(c, commit)).await
+    }
+
+    async fn search_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.with_conn(move |c| outbox::entries(c, limit)).await
+    }
+
+    async fn acknowledge_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let ids = ids.to_vec();
+        self.with_conn(move |c| outbox::acknowledge(c, &ids)).await
+    }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        self.with_conn(|c| outbox::depth(c)).await
+    }
+
+    async fn catalog_rows(
+        &self,
+        table: &CatalogTable,
+        rows: &CatalogRows,
+    ) -> Result<Vec<StoredCatalogRecord>, StoreError> {
+        let (table, rows) = (table.clone(), rows.clone());
+        self.with_conn(move |c| catalog::rows(c, &table, &rows)).await
+    }
+
+    async fn document_offers(&self, rows: &OfferRows) -> Result<Vec<DocumentOffer>, StoreError> {
+        let rows = rows.clone();
+        self.with_conn(move |c| documents::offers(c, &rows)).await
     }
 
     async fn decide_match(&self, id: Uuid, decision: &MatchDecision, note: Option<&str>) -> Result<bool, StoreError> {
