@@ -123,4 +123,44 @@ mod tests {
         assert_eq!(check_digit("400638133393"), 1); // EAN-13 4006381333931
         assert_eq!(check_digit("03600029145"), 2); // UPC-A 036000291452
     }
+
+    /// Property checks over many random codes (seeded, so a failure reproduces).
+    fn random_digits(rng: &mut fastrand::Rng, n: usize) -> String {
+        (0..n).map(|_| char::from(b'0' + rng.u8(0..10))).collect()
+    }
+
+    #[test]
+    fn every_form_of_one_code_normalizes_to_one_gtin_14() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..10_000 {
+            let body = random_digits(&mut rng, 11);
+            let upc = format!("{body}{}", check_digit(&body));
+            let forms = [upc.clone(), format!("0{upc}"), format!("00{upc}"), format!("{}-{}", &upc[..6], &upc[6..])];
+            let parsed: Vec<Gtin14> = forms.iter().map(|f| Gtin14::parse(f).unwrap()).collect();
+            assert!(parsed.iter().all(|g| g == &parsed[0]), "{forms:?}");
+            assert_eq!(parsed[0].as_str().len(), 14);
+            assert!(parsed[0].as_str().ends_with(&upc));
+        }
+    }
+
+    #[test]
+    fn every_single_digit_error_and_most_adjacent_swaps_are_caught() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..5_000 {
+            let body = random_digits(&mut rng, 12);
+            let ean = format!("{body}{}", check_digit(&body));
+            let at = rng.usize(0..13);
+            let mut wrong = ean.clone().into_bytes();
+            wrong[at] = b'0' + (wrong[at] - b'0' + rng.u8(1..10)) % 10;
+            let wrong = String::from_utf8(wrong).unwrap();
+            assert!(matches!(Gtin14::parse(&wrong), Err((GtinError::BadCheckDigit { .. }, _))), "{ean} → {wrong}");
+            let (a, b) = (ean.as_bytes()[at.min(11)], ean.as_bytes()[at.min(11) + 1]);
+            // The 3-1 weights miss exactly the swaps of digits that differ by 5.
+            if a != b && a.abs_diff(b) != 5 {
+                let mut swapped = ean.clone().into_bytes();
+                swapped.swap(at.min(11), at.min(11) + 1);
+                assert!(Gtin14::parse(std::str::from_utf8(&swapped).unwrap()).is_err(), "{ean}");
+            }
+        }
+    }
 }
