@@ -5,6 +5,8 @@
 //! only grows (`ProductDocument::version`), so a retried or late write never replaces a newer one.
 //! Backends never read the store; `catsync index` drains the store's outbox into them.
 
+pub mod elasticsearch;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -31,6 +33,10 @@ pub struct SearchSettings {
 pub async fn open(settings: &SearchSettings) -> Result<Arc<dyn SearchIndex>, SearchError> {
     let scheme = settings.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     match scheme.as_deref() {
+        Some("http" | "https") => {
+            let index = elasticsearch::connect(settings, elasticsearch::EsOptions::default()).await?;
+            Ok(Arc::new(index))
+        }
         _ => Err(SearchError::UnsupportedScheme { url: crate::store::redact_url(&settings.url) }),
     }
 }
