@@ -84,8 +84,10 @@ impl<'a> BulkTarget<'a> {
         hide_source: bool,
         limits: &'a BulkLimits,
     ) -> Self {
-        // Every item keeps `status`, so items stay in request order even when the rest is filtered.
-        let mut path = format!("/{target}/_bulk?filter_path=items.*.status,items.*.error.type,items.*.error.reason");
+        // Every item keeps `status`, so items stay in request order even when the rest is filtered;
+        // `error` keeps the reason of a whole-request refusal.
+        let mut path =
+            format!("/{target}/_bulk?filter_path=error,items.*.status,items.*.error.type,items.*.error.reason");
         if require_alias {
             path.push_str("&require_alias=true");
         }
