@@ -95,6 +95,8 @@ pub struct ProductDocument {
 }
 
 /// A change to send to the index.
+// Upserts are the common case; boxing them would cost an allocation each to save bytes on deletes.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum DocumentChange {
     Upsert(ProductDocument),
