@@ -17,31 +17,16 @@ use uuid::Uuid;
 /// Runs each `async fn(&EsTarget)` against both simulator flavours and the real cluster, if any.
 macro_rules! on_every_cluster {
     ($($name:ident),* $(,)?) => {
-        mod elasticsearch_sim {
+        on_every_cluster!(@on elasticsearch_sim, Some(super::EsTarget::simulated(super::Flavour::Elasticsearch).await); $($name),*);
+        on_every_cluster!(@on opensearch_sim, Some(super::EsTarget::simulated(super::Flavour::OpenSearch).await); $($name),*);
+        on_every_cluster!(@on real_cluster, super::EsTarget::real().await; $($name),*);
+    };
+    (@on $cluster:ident, $target:expr; $($name:ident),*) => {
+        mod $cluster {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let t = super::EsTarget::simulated(super::Flavour::Elasticsearch).await;
-                    super::$name(&t).await;
-                    t.cleanup().await;
-                }
-            )*
-        }
-        mod opensearch_sim {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let t = super::EsTarget::simulated(super::Flavour::OpenSearch).await;
-                    super::$name(&t).await;
-                    t.cleanup().await;
-                }
-            )*
-        }
-        mod real_cluster {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(t) = super::EsTarget::real().await else { return };
+                    let Some(t) = $target else { return };
                     super::$name(&t).await;
                     t.cleanup().await;
                 }
