@@ -6,6 +6,7 @@
 //! Backends never read the store; `catsync index` drains the store's outbox into them.
 
 pub mod document;
+pub mod elasticsearch;
 pub mod indexer;
 
 use std::path::PathBuf;
@@ -34,6 +35,10 @@ pub struct SearchSettings {
 pub async fn open(settings: &SearchSettings) -> Result<Arc<dyn SearchIndex>, SearchError> {
     let scheme = settings.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     match scheme.as_deref() {
+        Some("http" | "https") => {
+            let index = elasticsearch::connect(settings, elasticsearch::EsOptions::default()).await?;
+            Ok(Arc::new(index))
+        }
         _ => Err(SearchError::UnsupportedScheme { url: crate::store::redact_url(&settings.url) }),
     }
 }
@@ -92,6 +97,8 @@ pub struct ProductDocument {
 }
 
 /// A change to send to the index.
+// Upserts are the common case; boxing them would cost an allocation each to save bytes on deletes.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum DocumentChange {
     Upsert(ProductDocument),

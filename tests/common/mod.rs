@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod airtable;
+pub mod search_es;
 
 /// Runs each named `async fn(&TestStore)` against SQLite, PostgreSQL with the COPY import path and
 /// PostgreSQL with the batched-upsert path CockroachDB uses.
