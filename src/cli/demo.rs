@@ -1,6 +1,7 @@
 //! `catsync demo`: the main job on embedded defaults. Serves the bundled sample Airtable base from
 //! the simulator, syncs it, imports the bundled sample feeds (four distributors, four dialects)
-//! into the configured store, and shows what happened.
+//! into the configured store, matches them to the catalog, indexes everything and runs two sample
+//! searches, and shows what happened.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,12 +10,14 @@ use anyhow::Context;
 
 use super::args::JsonArgs;
 use super::import::{outcome, summary};
-use super::{init, matching, sync, Outcome, Settings};
-use crate::catalog::CatalogRoles;
+use super::{init, matching, search, sync, Outcome, Settings};
+use crate::catalog::{CatalogRoles, CatalogTable};
 use crate::config::{Config, Secret};
 use crate::dev::airtable_sim::{AirtableSim, SimConfig, SAMPLE_BASE};
 use crate::matching::aliases::BrandAliases;
 use crate::matching::run::{run_matching, MatchReport, MatchRun};
+use crate::search::indexer::{run_index, CatalogSource};
+use crate::search::{SearchIndex, SearchQuery, SearchResults};
 use crate::source::airtable::{sync_tables, AirtableClient, RetryPolicy, SyncOptions, TableReport};
 use crate::source::feed::import::{import_file, ImportOptions};
 use crate::source::feed::FeedProfile;
@@ -62,17 +65,26 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
         (Outcome::Completed, other) => other,
         (failed, _) => failed,
     };
-    let matching = match_samples(store.as_ref(), &config).await?;
+    let (table, roles) = sample_catalog(store.as_ref(), &config).await?;
+    let matching = match_samples(store.as_ref(), &config, &table, &roles).await?;
+    let index = settings.open_search().await?;
+    let indexed = run_index(&*store, &*index, Some(CatalogSource { table: &table, roles: &roles }), false).await?;
+    let searches = sample_searches(&*index, store.as_ref(), &table, &roles).await?;
     if args.json {
+        let searches: Vec<_> = searches.iter().map(|(q, r)| serde_json::json!({ "query": q, "results": r })).collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "tables": tables, "files": reports, "matching": matching })
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "tables": tables, "files": reports, "matching": matching, "index": indexed, "searches": searches
+            }))?
         );
         return Ok(result);
     }
     print!("{}", matching::summary(&matching));
+    print!("{}", search::summary(&indexed, &index.location()));
+    for (query, results) in &searches {
+        print!("\ncatsync search {query:?}\n{}", search::hits_table(results));
+    }
     let total: u64 = reports.iter().map(|r| r.counts.inserted + r.counts.updated + r.counts.unchanged).sum();
     let records: u64 = tables.iter().map(|t| t.counts.read).sum();
     println!(
@@ -84,14 +96,41 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
     Ok(result)
 }
 
-/// Links the sample feeds' products to the sample catalog with the config's `[catalog]` roles.
-async fn match_samples(store: &dyn Store, config: &Config) -> anyhow::Result<MatchReport> {
+/// The sample catalog table and its `[catalog]` roles.
+async fn sample_catalog(store: &dyn Store, config: &Config) -> anyhow::Result<(CatalogTable, CatalogRoles)> {
     let section = config.catalog.as_ref().context("the demo config has a [catalog] section")?;
     let table = store.catalog_table(section.table.get_ref()).await?.context("the demo synced the catalog table")?;
     let roles = CatalogRoles::new(section, &table);
+    Ok((table, roles))
+}
+
+/// A word query and an exact GTIN (the first catalog product's that has one), as a user would type them.
+async fn sample_searches(
+    index: &dyn SearchIndex,
+    store: &dyn Store,
+    table: &CatalogTable,
+    roles: &CatalogRoles,
+) -> anyhow::Result<Vec<(String, SearchResults)>> {
+    let records = store.catalog_records(table).await?;
+    let gtin = records.iter().map(|r| roles.product_text(r).gtin).find(|g| !g.is_empty()).unwrap_or_default();
+    let mut out = Vec::new();
+    for text in ["nvme ssd".to_string(), gtin] {
+        let query = SearchQuery { text: text.clone(), limit: 3, ..SearchQuery::default() };
+        out.push((text, index.search(&query).await?));
+    }
+    Ok(out)
+}
+
+/// Links the sample feeds' products to the sample catalog with the config's `[catalog]` roles.
+async fn match_samples(
+    store: &dyn Store,
+    config: &Config,
+    table: &CatalogTable,
+    roles: &CatalogRoles,
+) -> anyhow::Result<MatchReport> {
     let run = MatchRun {
-        table: &table,
-        roles: &roles,
+        table,
+        roles,
         options: config.matching.options(),
         aliases: BrandAliases::from_groups(&config.matching.brand_aliases),
         full: false,

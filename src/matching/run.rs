@@ -45,7 +45,7 @@ pub struct MatchReport {
     pub catalog_changed: usize,
     pub offers_examined: usize,
     pub counts: RunCounts,
-    /// Rows of this run's results, by status and by method.
+    /// Rows of this run's results by status, and automatic links by method.
     pub auto: usize,
     pub review: usize,
     pub by_gtin: usize,
@@ -217,9 +217,13 @@ fn select(
         })
         .map(|o| o.id)
         .collect();
-    let texts: Vec<ProductText> = undecided.iter().map(|o| offer_text(o, aliases)).collect();
+    let rest: Vec<&MatchableOffer> = undecided.into_iter().filter(|o| !selected.contains(&o.id)).collect();
+    if changed.is_empty() || rest.is_empty() {
+        return selected;
+    }
+    let texts: Vec<ProductText> = rest.iter().map(|o| offer_text(o, aliases)).collect();
     for i in offers_near(&catalog.texts, changed, &texts, &run.options) {
-        selected.insert(undecided[i].id);
+        selected.insert(rest[i].id);
     }
     selected
 }
@@ -316,9 +320,11 @@ impl Plan {
                 }
                 continue;
             };
-            *self.methods.entry(link.method.as_str()).or_default() += 1;
             match link.status {
-                Status::Auto => self.auto += 1,
+                Status::Auto => {
+                    self.auto += 1;
+                    *self.methods.entry(link.method.as_str()).or_default() += 1;
+                }
                 _ => self.review += 1,
             }
             let row = ProductMatch {
