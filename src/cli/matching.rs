@@ -1,12 +1,15 @@
 //! `catsync match eval`: the matcher on two CSV files, scored against a file of true pairs.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
+use serde::Serialize;
 
 use super::{Outcome, UsageError};
 use crate::matching::eval::{evaluate, read_products, read_truth, ColumnMap, EvalError};
-use crate::matching::MatchOptions;
+use crate::matching::{Link, MatchOptions, ProductText};
 
 #[derive(Debug, Subcommand)]
 pub enum MatchCommand {
@@ -46,6 +49,9 @@ pub struct EvalArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write every link and review case, with its evidence, to this file (JSON lines).
+    #[arg(long)]
+    pub links: Option<PathBuf>,
 }
 
 pub async fn run(command: &MatchCommand) -> anyhow::Result<Outcome> {
@@ -59,7 +65,14 @@ pub async fn run(command: &MatchCommand) -> anyhow::Result<Outcome> {
     let offers = read_products(&args.offers, &columns).map_err(usage)?;
     let truth = read_truth(&args.truth).map_err(usage)?;
     let options = MatchOptions { auto_accept: args.auto_accept, review: args.review, ..MatchOptions::default() };
-    let report = tokio::task::spawn_blocking(move || evaluate(&catalog, &offers, &truth, &options)).await?;
+    let (catalog, offers, (report, links)) = tokio::task::spawn_blocking(move || {
+        let evaluated = evaluate(&catalog, &offers, &truth, &options);
+        (catalog, offers, evaluated)
+    })
+    .await?;
+    if let Some(path) = &args.links {
+        write_links(path, &catalog, &offers, &links).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -71,4 +84,23 @@ pub async fn run(command: &MatchCommand) -> anyhow::Result<Outcome> {
         println!("precision {:.3}  recall {:.3}  F1 {:.3}", report.precision, report.recall, report.f1);
     }
     Ok(Outcome::Completed)
+}
+
+/// One link as a line of `--links`: the ids of both sides instead of row numbers.
+#[derive(Serialize)]
+struct LinkLine<'a> {
+    catalog_id: &'a str,
+    offer_id: &'a str,
+    #[serde(flatten)]
+    link: &'a Link,
+}
+
+fn write_links(path: &Path, catalog: &[ProductText], offers: &[ProductText], links: &[Link]) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for link in links {
+        let line = LinkLine { catalog_id: &catalog[link.product].id, offer_id: &offers[link.offer].id, link };
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(out.flush()?)
 }
