@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::index::{CatalogIndex, Prepared};
+use super::text::Measure;
 
 /// A code shared by at most this many products of both tables identifies one product.
 const RARE_CODE: u32 = 8;
@@ -20,6 +21,9 @@ pub enum CodeLevel {
     Variant,
     /// Both sides carry codes and none agree.
     Conflict,
+    /// The part numbers are two models of one family: the same stem, then other digits
+    /// (`ICUSB2328` / `ICUSB2324`), whatever else the titles share.
+    Sibling,
     /// One side has no code.
     Unknown,
 }
@@ -42,6 +46,10 @@ pub struct Evidence {
     pub shared_code: Option<String>,
     pub brand: Agreement,
     pub pack: Agreement,
+    /// Capacities, wattages, port counts… of one kind on both sides: equal or not.
+    pub measures: Agreement,
+    /// Whether both or only one side is a kit or bundle.
+    pub kit: Agreement,
     /// Share of the shorter title's IDF mass found in the other title.
     pub title_coverage: f32,
     /// TF-IDF cosine of the titles.
@@ -52,7 +60,10 @@ pub struct Evidence {
 
 impl Evidence {
     pub fn compare(index: &CatalogIndex, product: &Prepared, offer: &Prepared) -> Evidence {
-        let (code, shared_code) = compare_codes(index, &product.codes, &offer.codes);
+        let (code, shared_code) = match (&product.mpn, &offer.mpn) {
+            (Some(a), Some(b)) if is_sibling(a, b) => (CodeLevel::Sibling, None),
+            _ => compare_codes(index, &product.codes, &offer.codes),
+        };
         Evidence {
             gtin: agreement(product.gtin.as_ref(), offer.gtin.as_ref(), |a, b| a == b),
             code,
@@ -60,6 +71,12 @@ impl Evidence {
             brand: agreement(product.brand.as_ref(), offer.brand.as_ref(), |a, b| super::text::brands_agree(a, b)),
             // Only stated counts compare: "10-Disc Spindle" is a 10-pack without the word.
             pack: agreement(product.pack.as_ref(), offer.pack.as_ref(), |a, b| a == b),
+            measures: compare_measures(&product.measures, &offer.measures),
+            kit: match (product.kit, offer.kit) {
+                (true, true) => Agreement::Agree,
+                (false, false) => Agreement::Unknown,
+                _ => Agreement::Conflict,
+            },
             title_coverage: coverage(index, product, offer),
             title_cosine: cosine(product, offer),
             price_ratio: match (product.price, offer.price) {
@@ -82,8 +99,15 @@ impl Evidence {
             CodeLevel::CommonExact => 2.5,
             CodeLevel::Variant => 2.5,
             CodeLevel::Conflict => -2.0,
+            CodeLevel::Sibling => -4.0,
             CodeLevel::Unknown => 0.0,
         };
+        if self.measures == Agreement::Conflict {
+            w -= 3.0;
+        }
+        if self.kit == Agreement::Conflict {
+            w -= 1.5;
+        }
         w += match self.brand {
             Agreement::Agree => 1.0,
             Agreement::Conflict => -3.0,
@@ -131,6 +155,26 @@ fn compare_codes(index: &CatalogIndex, product: &[String], offer: &[String]) -> 
         }
     }
     best
+}
+
+/// `icusb2328` / `icusb2324`, `cmpsu500cxv2` / `cmpsu430cxv2`: a shared stem of 3+ characters,
+/// then different digits. A different letter there is often a colour (`…ubl` / `…ubk`).
+fn is_sibling(a: &str, b: &str) -> bool {
+    let stem = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    match (a.as_bytes().get(stem), b.as_bytes().get(stem)) {
+        (Some(x), Some(y)) => stem >= 3 && x.is_ascii_digit() && y.is_ascii_digit(),
+        _ => false,
+    }
+}
+
+fn compare_measures(a: &[(Measure, u64)], b: &[(Measure, u64)]) -> Agreement {
+    if super::text::measures_conflict(a, b) {
+        Agreement::Conflict
+    } else if a.iter().any(|m| b.contains(m)) {
+        Agreement::Agree
+    } else {
+        Agreement::Unknown
+    }
 }
 
 /// `s82abcp` / `hons82abcp` (a vendor prefix), `lapst110` / `lapst110black` (a suffix): one code

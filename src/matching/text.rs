@@ -18,9 +18,12 @@ const NO_MPN: &[&str] = &["none", "na", "nan", "null", "unknown", "doesnotapply"
 
 /// A normalized manufacturer part number: squashed, with an HP-style region suffix after `#`
 /// dropped (`CD994FN#140` → `cd994fn`) and leading zeros of an all-digit code removed.
+/// Several words without a digit ("Phantom Black", "Bluetooth Keyboard") are a name in the
+/// wrong field, not a part number.
 pub fn mpn_key(mpn: &str) -> Option<String> {
     let key = code_key(mpn);
-    (key.len() >= 3 && !NO_MPN.contains(&key.as_str())).then_some(key)
+    let prose = mpn.split_whitespace().count() > 1 && !key.bytes().any(|b| b.is_ascii_digit());
+    (key.len() >= 3 && !prose && !NO_MPN.contains(&key.as_str())).then_some(key)
 }
 
 /// One spelling of a code wherever it comes from (MPN field or title).
@@ -38,7 +41,13 @@ const UNITS: &[&str] = &[
     "gb", "tb", "mb", "kb", "ghz", "mhz", "hz", "mm", "cm", "in", "inch", "ft", "m", "p", "i", "rpm", "w", "v", "mah",
     "ah", "pk", "pack", "pc", "pcs", "ct", "x", "way", "pin", "oz", "lb", "lbs", "kg", "g", "mp", "dpi", "ppm", "lm",
     "k", "th", "st", "nd", "rd", "bit", "mbps", "gbps", "ms", "ns", "db", "ml", "l", "yd", "port", "ports", "hr",
+    "sheet", "sheets", "tab", "tabs", "outlet", "outlets", "channel", "ch", "watt", "watts", "volt", "volts", "feet",
+    "foot", "inches", "page", "pages", "box", "carton", "disc", "discs", "bay", "button", "amp", "dbi", "meter",
+    "piece", "pieces", "set", "sets", "base", "gen", "mw",
 ];
+
+/// Words that are never the letter half of a split code ("with 2", "of 25", "to RS232").
+const NOT_CODE_LETTERS: &[&str] = &["with", "and", "of", "to", "for", "the", "in", "on", "set", "pack", "by", "per"];
 
 /// Words after which codes name the device an item fits, not the item ("for BD-C5500").
 const HOST_MARKERS: &[&str] = &["for", "fits", "compatible", "replaces", "replacement"];
@@ -78,17 +87,27 @@ pub fn codes(title: &str, mpn: &str) -> HashSet<String> {
             host = None;
         }
         add_code(&mut out, token);
-        if let Some(next) = raw.get(i + 1) {
-            let letters = squash(token);
-            if (2..=4).contains(&letters.len()) && letters.bytes().all(|b| b.is_ascii_alphabetic()) {
-                let joined = format!("{letters}{}", squash(next));
-                if is_code(&joined) && squash(next).bytes().any(|b| b.is_ascii_digit()) {
-                    out.insert(joined);
-                }
-            }
+        if let Some(joined) = raw.get(i + 1).and_then(|next| split_code(token, next)) {
+            out.insert(joined);
         }
     }
     out
+}
+
+/// `XRS 9645` → `xrs9645`: a short capitalized letter run and the number after it. A capitalized
+/// word ("Duo 1", "Rail 96"), a decimal ("USB 2.0") or a size ("Head 2.4GHz") is not a split code.
+fn split_code(letters: &str, next: &str) -> Option<String> {
+    let key = squash(letters);
+    let short_caps = (2..=4).contains(&letters.len()) && letters.bytes().all(|b| b.is_ascii_uppercase());
+    let number = squash(next);
+    let digits = number.bytes().filter(u8::is_ascii_digit).count();
+    let plausible = short_caps
+        && !NOT_CODE_LETTERS.contains(&key.as_str())
+        && digits >= 2
+        && !next.contains('.')
+        && !is_unit_expression(&number);
+    let joined = format!("{key}{number}");
+    (plausible && is_code(&joined)).then_some(joined)
 }
 
 fn add_code(out: &mut HashSet<String>, token: &str) {
@@ -162,6 +181,86 @@ pub fn brand_key(brand: &str) -> Option<String> {
 /// (`startech` / `startechcom`).
 pub fn brands_agree(a: &str, b: &str) -> bool {
     a == b || (a.len() >= 3 && b.len() >= 3 && (a.starts_with(b) || b.starts_with(a)))
+}
+
+/// A kind of measured quantity: two products that state different values of one kind differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Measure {
+    /// Storage in kilobytes (`500GB`, `1 TB`).
+    Bytes,
+    Watts,
+    Ports,
+    Megapixels,
+    Outlets,
+    Channels,
+    Sheets,
+    MilliampHours,
+    /// Clock or refresh rate in kHz.
+    Hertz,
+}
+
+/// The unit words of each measure and what one unit is in the measure's base.
+const MEASURE_UNITS: &[(&str, Measure, f64)] = &[
+    ("kb", Measure::Bytes, 1.0),
+    ("mb", Measure::Bytes, 1e3),
+    ("gb", Measure::Bytes, 1e6),
+    ("tb", Measure::Bytes, 1e9),
+    ("w", Measure::Watts, 1.0),
+    ("watt", Measure::Watts, 1.0),
+    ("watts", Measure::Watts, 1.0),
+    ("port", Measure::Ports, 1.0),
+    ("ports", Measure::Ports, 1.0),
+    ("mp", Measure::Megapixels, 1.0),
+    ("megapixel", Measure::Megapixels, 1.0),
+    ("outlet", Measure::Outlets, 1.0),
+    ("outlets", Measure::Outlets, 1.0),
+    ("channel", Measure::Channels, 1.0),
+    ("ch", Measure::Channels, 1.0),
+    ("sheet", Measure::Sheets, 1.0),
+    ("sheets", Measure::Sheets, 1.0),
+    ("mah", Measure::MilliampHours, 1.0),
+    ("khz", Measure::Hertz, 1.0),
+    ("mhz", Measure::Hertz, 1e3),
+    ("ghz", Measure::Hertz, 1e6),
+];
+
+/// The capacities, wattages, port counts… a title states (`500GB`, `430-Watt`, `8 Port`), as
+/// sorted (measure, value in the measure's base unit) pairs.
+pub fn measures(title: &str) -> Vec<(Measure, u64)> {
+    let lower = title.to_lowercase();
+    let tokens: Vec<&str> =
+        lower.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.')).filter(|t| !t.is_empty()).collect();
+    let mut out = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let split = token.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(token.len());
+        let (number, unit) = token.split_at(split);
+        let Ok(value) = number.trim_end_matches('.').parse::<f64>() else { continue };
+        let unit = if unit.is_empty() { tokens.get(i + 1).copied().unwrap_or_default() } else { unit };
+        if let Some((_, measure, scale)) = MEASURE_UNITS.iter().find(|(u, _, _)| *u == unit) {
+            out.push((*measure, (value * scale).round() as u64));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Whether two titles state different values of a measure both give ("500GB" against "1TB") and
+/// none in common.
+pub fn measures_conflict(a: &[(Measure, u64)], b: &[(Measure, u64)]) -> bool {
+    a.iter().any(|(m, _)| {
+        let values = |side: &[(Measure, u64)]| side.iter().filter(|(n, _)| n == m).map(|(_, v)| *v).collect::<Vec<_>>();
+        let (va, vb) = (values(a), values(b));
+        !vb.is_empty() && !va.iter().any(|v| vb.contains(v))
+    })
+}
+
+/// Words that make a listing a set of several items rather than the item alone.
+const KIT_WORDS: &[&str] = &["kit", "bundle", "combo"];
+
+/// Whether a title sells a kit or bundle ("Camera Bundle w 4GB Card", "Starter Kit").
+pub fn is_kit(title: &str) -> bool {
+    words(title).iter().any(|w| KIT_WORDS.contains(&w.as_str()))
 }
 
 /// A pack count stated in a title ("2-Pack", "pack of 4", "4pk", "Twin-Pack"), if any.
