@@ -31,6 +31,8 @@ pub struct Prepared {
     pub pack: Option<u32>,
     pub measures: Vec<(text::Measure, u64)>,
     pub kit: bool,
+    /// The colours the title names, one bit each.
+    pub colours: u32,
     pub price: Option<f64>,
 }
 
@@ -114,6 +116,7 @@ impl CatalogIndex {
             pack: text::pack_count(&format!("{} {}", p.title, p.mpn)),
             measures: text::measures(&p.title),
             kit: text::is_kit(&p.title),
+            colours: text::colours(&p.title, &p.mpn),
             price: p.price,
         }
     }

@@ -50,6 +50,8 @@ pub struct Evidence {
     pub measures: Agreement,
     /// Whether both or only one side is a kit or bundle.
     pub kit: Agreement,
+    /// Colours named on both sides: one in common or none.
+    pub colour: Agreement,
     /// Share of the shorter title's IDF mass found in the other title.
     pub title_coverage: f32,
     /// TF-IDF cosine of the titles.
@@ -75,6 +77,11 @@ impl Evidence {
             kit: match (product.kit, offer.kit) {
                 (true, true) => Agreement::Agree,
                 (false, false) => Agreement::Unknown,
+                _ => Agreement::Conflict,
+            },
+            colour: match (product.colours, offer.colours) {
+                (0, _) | (_, 0) => Agreement::Unknown,
+                (a, b) if a & b != 0 => Agreement::Agree,
                 _ => Agreement::Conflict,
             },
             title_coverage: coverage(index, product, offer),
@@ -107,6 +114,9 @@ impl Evidence {
         }
         if self.kit == Agreement::Conflict {
             w -= 1.5;
+        }
+        if self.colour == Agreement::Conflict {
+            w -= 2.0;
         }
         w += match self.brand {
             Agreement::Agree => 1.0,
@@ -157,12 +167,13 @@ fn compare_codes(index: &CatalogIndex, product: &[String], offer: &[String]) -> 
     best
 }
 
-/// `icusb2328` / `icusb2324`, `cmpsu500cxv2` / `cmpsu430cxv2`: a shared stem of 3+ characters,
-/// then different digits. A different letter there is often a colour (`…ubl` / `…ubk`).
+/// `icusb2328` / `icusb2324`, `cmpsu500cxv2` / `cmpsu430cxv2`: codes of one length with a shared
+/// stem of 3+ characters, then different digits. A different letter there is often a colour
+/// (`…ubl` / `…ubk`), a different length a zero written out (`…rvd110` / `…rvd0110`).
 fn is_sibling(a: &str, b: &str) -> bool {
     let stem = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
     match (a.as_bytes().get(stem), b.as_bytes().get(stem)) {
-        (Some(x), Some(y)) => stem >= 3 && x.is_ascii_digit() && y.is_ascii_digit(),
+        (Some(x), Some(y)) => a.len() == b.len() && stem >= 3 && x.is_ascii_digit() && y.is_ascii_digit(),
         _ => false,
     }
 }

@@ -263,6 +263,37 @@ pub fn is_kit(title: &str) -> bool {
     words(title).iter().any(|w| KIT_WORDS.contains(&w.as_str()))
 }
 
+/// Colour names, then the abbreviations part numbers end with (`-BLK`, `-RD`).
+const COLOURS: &[(&[&str], &[&str])] = &[
+    (&["black"], &["blk", "bk"]),
+    (&["white"], &["wht", "wh", "w"]),
+    (&["red"], &["rd"]),
+    (&["blue"], &["blu", "bl"]),
+    (&["green"], &["grn"]),
+    (&["pink"], &["pnk"]),
+    (&["purple"], &[]),
+    (&["violet"], &[]),
+    (&["orange"], &[]),
+    (&["yellow"], &[]),
+    (&["silver"], &["slv"]),
+    (&["gray", "grey"], &["gry"]),
+    (&["gold"], &["gld"]),
+    (&["brown"], &[]),
+    (&["cyan"], &[]),
+    (&["magenta"], &[]),
+];
+
+/// The colours a title names, and the one a part number's last dashed part abbreviates
+/// (`NST-360U2-BK`), one bit per colour.
+pub fn colours(title: &str, mpn: &str) -> u32 {
+    let title = words(title);
+    let suffix = mpn.rsplit_once(['-', '/']).map(|(_, s)| s.to_lowercase()).unwrap_or_default();
+    let named = |(names, short): &(&[&str], &[&str])| {
+        title.iter().any(|w| names.contains(&w.as_str())) || names.contains(&&*suffix) || short.contains(&&*suffix)
+    };
+    COLOURS.iter().enumerate().filter(|(_, c)| named(c)).fold(0, |bits, (i, _)| bits | 1 << i)
+}
+
 /// A pack count stated in a title ("2-Pack", "pack of 4", "4pk", "Twin-Pack"), if any.
 pub fn pack_count(title: &str) -> Option<u32> {
     let w = words(title);
