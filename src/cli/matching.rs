@@ -46,6 +46,10 @@ pub struct EvalArgs {
     /// Score from which a candidate is queued for review.
     #[arg(long, default_value_t = MatchOptions::default().review)]
     pub review: f64,
+    /// Estimate the feature weights from the feeds (Fellegi-Sunter with EM) instead of using the
+    /// hand-set weights.
+    #[arg(long)]
+    pub estimate_weights: bool,
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
@@ -64,7 +68,12 @@ pub async fn run(command: &MatchCommand) -> anyhow::Result<Outcome> {
     let catalog = read_products(&args.catalog, &columns).map_err(usage)?;
     let offers = read_products(&args.offers, &columns).map_err(usage)?;
     let truth = read_truth(&args.truth).map_err(usage)?;
-    let options = MatchOptions { auto_accept: args.auto_accept, review: args.review, ..MatchOptions::default() };
+    let options = MatchOptions {
+        auto_accept: args.auto_accept,
+        review: args.review,
+        estimate_weights: args.estimate_weights,
+        ..MatchOptions::default()
+    };
     let (catalog, offers, (report, links)) = tokio::task::spawn_blocking(move || {
         let evaluated = evaluate(&catalog, &offers, &truth, &options);
         (catalog, offers, evaluated)

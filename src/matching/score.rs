@@ -93,50 +93,76 @@ impl Evidence {
         }
     }
 
-    /// The match weight in log-odds: each feature adds what its level says for or against.
-    pub fn weight(&self) -> f64 {
-        let mut w = -6.0;
-        w += match self.gtin {
-            Agreement::Agree => 14.0,
-            Agreement::Conflict => -6.0,
-            Agreement::Unknown => 0.0,
-        };
-        w += match self.code {
-            CodeLevel::RareExact => 6.0,
-            CodeLevel::CommonExact => 2.5,
-            CodeLevel::Variant => 2.5,
-            CodeLevel::Conflict => -2.0,
-            CodeLevel::Sibling => -4.0,
-            CodeLevel::Unknown => 0.0,
-        };
-        if self.measures == Agreement::Conflict {
-            w -= 3.0;
-        }
-        if self.kit == Agreement::Conflict {
-            w -= 1.5;
-        }
-        if self.colour == Agreement::Conflict {
-            w -= 2.0;
-        }
-        w += match self.brand {
-            Agreement::Agree => 1.0,
-            Agreement::Conflict => -3.0,
-            Agreement::Unknown => 0.0,
-        };
-        if self.pack == Agreement::Conflict {
-            w -= 2.5;
-        }
-        w += 7.0 * self.title_coverage as f64 + 2.0 * self.title_cosine as f64;
-        if self.price_ratio.is_some_and(|r| r < 0.3) {
-            w -= 1.5;
-        }
-        w
+    /// The level of each discrete feature, in the order of [`FEATURES`].
+    pub fn levels(&self) -> Levels {
+        let agreement = |a: Agreement| a as u8;
+        [
+            agreement(self.gtin),
+            self.code as u8,
+            agreement(self.brand),
+            agreement(self.pack),
+            agreement(self.measures),
+            agreement(self.kit),
+            agreement(self.colour),
+            // Retailer prices of one item differ by 2× and more: only an extreme ratio says anything.
+            u8::from(self.price_ratio.is_some_and(|r| r < 0.3)),
+        ]
     }
 
-    /// The weight as a 0–1 score.
-    pub fn score(&self) -> f64 {
-        1.0 / (1.0 + (-self.weight()).exp())
+    /// What the titles say, in log-odds: a continuous part the discrete weights add to.
+    pub fn title_weight(&self) -> f64 {
+        7.0 * self.title_coverage as f64 + 2.0 * self.title_cosine as f64
     }
+
+    /// The match weight in log-odds: each feature adds what its level says for or against.
+    pub fn weight(&self, weights: &Weights) -> f64 {
+        weights.intercept + self.title_weight() + weights.discrete(&self.levels())
+    }
+}
+
+/// The discrete features, each with its number of levels.
+pub const FEATURES: [(&str, usize); 8] =
+    [("gtin", 3), ("code", 6), ("brand", 3), ("pack", 3), ("measures", 3), ("kit", 3), ("colour", 3), ("price", 2)];
+
+/// One pair's level of each feature in [`FEATURES`].
+pub type Levels = [u8; FEATURES.len()];
+
+/// Log-odds weights: a constant and one weight per level of each discrete feature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weights {
+    pub intercept: f64,
+    pub levels: [Vec<f64>; FEATURES.len()],
+}
+
+impl Weights {
+    /// Weights set by hand on Walmart-Amazon training pairs: the starting point and prior of the
+    /// per-feed estimate. Levels in the order of `Agreement` (agree, conflict, unknown) and
+    /// `CodeLevel`.
+    pub fn hand() -> Weights {
+        Weights {
+            intercept: -6.0,
+            levels: [
+                vec![14.0, -6.0, 0.0],
+                vec![6.0, 2.5, 2.5, -2.0, -4.0, 0.0],
+                vec![1.0, -3.0, 0.0],
+                vec![0.0, -2.5, 0.0],
+                vec![0.0, -3.0, 0.0],
+                vec![0.0, -1.5, 0.0],
+                vec![0.0, -2.0, 0.0],
+                vec![0.0, -1.5],
+            ],
+        }
+    }
+
+    /// The sum of the discrete features' weights at these levels.
+    pub fn discrete(&self, levels: &Levels) -> f64 {
+        self.levels.iter().zip(levels).map(|(w, &l)| w[l as usize]).sum()
+    }
+}
+
+/// A match weight as a 0–1 score.
+pub fn score(weight: f64) -> f64 {
+    1.0 / (1.0 + (-weight).exp())
 }
 
 fn agreement<T>(a: Option<&T>, b: Option<&T>, same: impl Fn(&T, &T) -> bool) -> Agreement {
