@@ -108,3 +108,47 @@ fn normalize(shares: &mut [f64]) {
     let total: f64 = shares.iter().sum();
     shares.iter_mut().for_each(|s| *s /= total);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::score::{Agreement, CodeLevel};
+
+    fn evidence(code: CodeLevel, brand: Agreement, coverage: f32) -> Evidence {
+        Evidence {
+            gtin: Agreement::Unknown,
+            code,
+            shared_code: None,
+            brand,
+            pack: Agreement::Unknown,
+            measures: Agreement::Unknown,
+            kit: Agreement::Unknown,
+            colour: Agreement::Unknown,
+            title_coverage: coverage,
+            title_cosine: coverage,
+            price_ratio: None,
+        }
+    }
+
+    #[test]
+    fn weights_follow_the_feed_but_keep_their_direction() {
+        let mut patterns = Patterns::default();
+        // A feed whose matches share codes and whose many non-matches carry no brand.
+        for _ in 0..200 {
+            patterns.add(&evidence(CodeLevel::RareExact, Agreement::Agree, 0.9));
+        }
+        for _ in 0..5_000 {
+            patterns.add(&evidence(CodeLevel::Conflict, Agreement::Unknown, 0.3));
+        }
+        for _ in 0..100 {
+            patterns.add(&evidence(CodeLevel::Sibling, Agreement::Agree, 0.95));
+        }
+        let hand = Weights::hand();
+        let estimated = estimate(&patterns, &hand);
+        assert_ne!(estimated, hand);
+        let code = |w: &Weights, level: CodeLevel| w.levels[1][level as usize];
+        assert!(code(&estimated, CodeLevel::RareExact) > 0.0);
+        assert!(code(&estimated, CodeLevel::Sibling) <= 0.0, "look-alike siblings stay evidence against");
+        assert!(code(&estimated, CodeLevel::Conflict) <= 0.0);
+    }
+}

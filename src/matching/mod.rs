@@ -243,6 +243,80 @@ mod tests {
         assert_eq!((single[0].status, single[0].method), (Status::Auto, Method::Mpn));
     }
 
+    /// The evidence of an offer against one catalog row, and whether the offer was linked unseen.
+    fn judged(catalog: &[ProductText], offer: &ProductText, row: usize) -> (Evidence, f64, bool) {
+        let index = CatalogIndex::build(catalog, std::slice::from_ref(offer));
+        let evidence = Evidence::compare(&index, &index.catalog[row], &index.prepare(offer));
+        let links = match_feed(catalog, std::slice::from_ref(offer), &MatchOptions::default());
+        let weight = evidence.weight(&Weights::hand());
+        (evidence, weight, links.iter().any(|l| l.status == Status::Auto))
+    }
+
+    #[test]
+    fn another_colour_or_a_sibling_model_is_not_linked_unseen() {
+        let catalog = [
+            product("c1", "Vantec NexStar 3 Enclosure Onyx Black", "Vantec", "NST-360U2-BK", ""),
+            product("c2", "StarTech 8 Port USB to RS232 Serial Adapter Hub", "StarTech", "ICUSB2328", ""),
+        ];
+        let offers = [
+            product("o1", "Vantec NexStar 3 Enclosure Brilliant Red", "Vantec", "NST-360U2-RD", ""),
+            product("o2", "StarTech USB to RS232 Serial Adapter Hub", "StarTech", "ICUSB2324", ""),
+        ];
+        let [colour, sibling] = [0, 1].map(|i| judged(&catalog, &offers[i], i));
+        assert_eq!(colour.0.colour, Agreement::Conflict);
+        assert_eq!(sibling.0.code, CodeLevel::Sibling);
+        for (evidence, _, auto) in [colour, sibling] {
+            assert!(!auto, "{evidence:?}");
+        }
+    }
+
+    /// Weighs against, not a veto: titles state capacities of parts and bundles too.
+    #[test]
+    fn another_capacity_weighs_against() {
+        let catalog = [product("c1", "Transcend StoreJet 25D2 500GB External Hard Drive", "Transcend", "", "")];
+        let other = product("o1", "Transcend StoreJet 25D2 1TB External Hard Drive", "Transcend", "", "");
+        let (evidence, other_weight, _) = judged(&catalog, &other, 0);
+        assert_eq!(evidence.measures, Agreement::Conflict);
+        let same = product("o1", "Transcend StoreJet 25D2 500 GB External Hard Drive", "Transcend", "", "");
+        let (evidence, same_weight, _) = judged(&catalog, &same, 0);
+        assert_eq!(evidence.measures, Agreement::Agree);
+        assert!(same_weight > other_weight + 2.5, "{same_weight} {other_weight}");
+    }
+
+    #[test]
+    fn a_kit_weighs_less_against_the_item_alone() {
+        let camera = product("c1", "Olympus VG-110 Silver 12MP Digital Camera", "Olympus", "", "");
+        let bundle = product("c1", "Olympus VG-110 Silver 12MP Digital Camera Bundle", "Olympus", "", "");
+        let offer = product("o1", "Olympus VG-110 Silver 12MP Digital Camera", "Olympus", "", "");
+        let (evidence, kit_weight, _) = judged(std::slice::from_ref(&bundle), &offer, 0);
+        assert_eq!(evidence.kit, Agreement::Conflict);
+        let (_, single_weight, _) = judged(&[camera], &offer, 0);
+        assert!(single_weight > kit_weight + 1.0, "{single_weight} {kit_weight}");
+    }
+
+    #[test]
+    fn one_part_number_under_another_brand_is_not_linked_unseen() {
+        let catalog = [product("c1", "Ape Case AC165 Digital Camera Case", "Ape Case", "AC165", "")];
+        let offer = product("o1", "Ape Case AC165 Digital Camera Bag", "Norazza", "AC165", "");
+        let (evidence, weight, _) = judged(&catalog, &offer, 0);
+        assert_eq!((evidence.code, evidence.brand), (CodeLevel::RareExact, Agreement::Conflict));
+        let (_, same_brand, _) = judged(&catalog, &ProductText { brand: "Ape Case".into(), ..offer }, 0);
+        assert!(same_brand > weight + 3.0);
+    }
+
+    #[test]
+    fn a_pack_of_two_is_a_twin_pack_and_not_a_four_pack() {
+        let catalog = [product("c1", "Fujifilm Instax Mini Film Pack of 2", "Fujifilm", "", "")];
+        let twin = product("o1", "Fujifilm Instax Mini Film Twin Pack", "Fujifilm", "", "");
+        assert_eq!(judged(&catalog, &twin, 0).0.pack, Agreement::Agree);
+        let four = product("o1", "Fujifilm Instax Mini Film 4pk", "Fujifilm", "", "");
+        let (evidence, _, auto) = judged(&catalog, &four, 0);
+        assert_eq!(evidence.pack, Agreement::Conflict);
+        assert!(!auto);
+        let unstated = product("o1", "Fujifilm Instax Mini Film", "Fujifilm", "", "");
+        assert_eq!(judged(&catalog, &unstated, 0).0.pack, Agreement::Unknown, "only stated counts compare");
+    }
+
     #[test]
     fn a_different_brand_or_pack_size_is_evidence_against() {
         let offers = [

@@ -356,6 +356,54 @@ mod tests {
     }
 
     #[test]
+    fn words_and_sizes_next_to_numbers_are_not_split_codes() {
+        for title in
+            ["LinkStation Duo 1 TB", "Charger with 2 AA", "Hub USB 2.0", "Gear Head 2.4GHz Mouse", "Rail 96 High"]
+        {
+            let c = codes(title, "");
+            assert!(c.is_empty(), "{title}: {c:?}");
+        }
+        assert!(codes("Sennheiser SH 350 Headset", "").contains("sh350"));
+        assert!(codes("Dividers 12-Tab 50-Sheet Pads 10-Outlet", "").is_empty());
+    }
+
+    #[test]
+    fn a_name_in_the_mpn_field_is_not_a_part_number() {
+        assert_eq!(mpn_key("Phantom Black"), None);
+        assert_eq!(mpn_key("LYCOSA").as_deref(), Some("lycosa"), "one word may be a model name");
+        assert_eq!(mpn_key("D3000 Kit").as_deref(), Some("d3000kit"));
+    }
+
+    #[test]
+    fn capacities_and_counts_of_one_kind_must_agree() {
+        let m = |t: &str| measures(t);
+        assert!(measures_conflict(&m("Drive 500GB"), &m("Drive 1 TB")));
+        assert!(!measures_conflict(&m("Duo 1 TB 2 x 500 GB"), &m("LinkStation 1TB")));
+        assert!(measures_conflict(&m("PSU 500W"), &m("PSU 430-Watt")));
+        assert!(measures_conflict(&m("8 Port Hub"), &m("4-Port Hub")));
+        assert!(
+            !measures_conflict(&m("Router 2.4 GHz"), &m("Router 2.4GHz 8 Port")),
+            "a kind one side lacks says nothing"
+        );
+        assert_eq!(m("1TB")[0], m("1000 GB")[0]);
+    }
+
+    #[test]
+    fn colours_come_from_titles_and_part_number_suffixes() {
+        assert_eq!(colours("Mouse Black", ""), colours("Mouse", "MP2800-BK"));
+        assert_ne!(colours("Enclosure Onyx Black", ""), colours("Enclosure", "NST-360U2-RD"));
+        assert_eq!(colours("Screen Protector Grey", ""), colours("Gray case", ""));
+        assert_eq!(colours("Cable 6 ft", "F3U138B06"), 0);
+    }
+
+    #[test]
+    fn kits_and_bundles_are_recognized() {
+        assert!(is_kit("Olympus VG-110 Digital Camera Bundle w 4GB card"));
+        assert!(is_kit("Memory Kit 2 x 1GB"));
+        assert!(!is_kit("Olympus VG-110 Digital Camera"));
+    }
+
+    #[test]
     fn brands_compare_by_key_and_alias() {
         assert_eq!(brand_key("Hewlett-Packard Company").as_deref(), Some("hp"));
         assert_eq!(brand_key("HP").as_deref(), Some("hp"));
