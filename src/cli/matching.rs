@@ -1,14 +1,16 @@
 //! `catsync match`: a matching run over the store; `catsync match eval`: the matcher on two CSV
 //! files, scored against a file of true pairs.
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
 
 use super::display::{duration, thousands};
 use super::{Outcome, Settings, UsageError};
@@ -17,7 +19,7 @@ use crate::catalog::CatalogTable;
 use crate::matching::aliases::BrandAliases;
 use crate::matching::eval::{evaluate, read_products, read_truth, ColumnMap, EvalError};
 use crate::matching::run::{run_matching, MatchReport, MatchRun};
-use crate::matching::MatchOptions;
+use crate::matching::{Link, MatchOptions, ProductText};
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -68,9 +70,16 @@ pub struct EvalArgs {
     /// Score from which a candidate is queued for review.
     #[arg(long, default_value_t = MatchOptions::default().review)]
     pub review: f64,
+    /// Estimate the feature weights from the feeds (Fellegi-Sunter with EM) instead of using the
+    /// hand-set weights.
+    #[arg(long)]
+    pub estimate_weights: bool,
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write every link and review case, with its evidence, to this file (JSON lines).
+    #[arg(long)]
+    pub links: Option<PathBuf>,
 }
 
 pub async fn run(settings: &Settings, args: &MatchArgs) -> anyhow::Result<Outcome> {
@@ -168,8 +177,20 @@ async fn run_eval(args: &EvalArgs) -> anyhow::Result<Outcome> {
     let catalog = read_products(&args.catalog, &columns).map_err(usage)?;
     let offers = read_products(&args.offers, &columns).map_err(usage)?;
     let truth = read_truth(&args.truth).map_err(usage)?;
-    let options = MatchOptions { auto_accept: args.auto_accept, review: args.review, ..MatchOptions::default() };
-    let report = tokio::task::spawn_blocking(move || evaluate(&catalog, &offers, &truth, &options)).await?;
+    let options = MatchOptions {
+        auto_accept: args.auto_accept,
+        review: args.review,
+        estimate_weights: args.estimate_weights,
+        ..MatchOptions::default()
+    };
+    let (catalog, offers, (report, links)) = tokio::task::spawn_blocking(move || {
+        let evaluated = evaluate(&catalog, &offers, &truth, &options);
+        (catalog, offers, evaluated)
+    })
+    .await?;
+    if let Some(path) = &args.links {
+        write_links(path, &catalog, &offers, &links).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -181,4 +202,23 @@ async fn run_eval(args: &EvalArgs) -> anyhow::Result<Outcome> {
         println!("precision {:.3}  recall {:.3}  F1 {:.3}", report.precision, report.recall, report.f1);
     }
     Ok(Outcome::Completed)
+}
+
+/// One link as a line of `--links`: the ids of both sides instead of row numbers.
+#[derive(Serialize)]
+struct LinkLine<'a> {
+    catalog_id: &'a str,
+    offer_id: &'a str,
+    #[serde(flatten)]
+    link: &'a Link,
+}
+
+fn write_links(path: &Path, catalog: &[ProductText], offers: &[ProductText], links: &[Link]) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for link in links {
+        let line = LinkLine { catalog_id: &catalog[link.product].id, offer_id: &offers[link.offer].id, link };
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(out.flush()?)
 }

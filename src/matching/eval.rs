@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{match_feed, MatchOptions, Method, ProductText, Status};
+use super::{match_feed, Link, MatchOptions, Method, ProductText, Status};
 
 /// Which header of a products file holds which field.
 #[derive(Debug, Clone)]
@@ -83,13 +83,13 @@ pub struct EvalReport {
 }
 
 /// Matches `offers` against `catalog` and scores the automatic links against `truth`
-/// (catalog id, offer id).
+/// (catalog id, offer id); the links come back too, review cases included, for error analysis.
 pub fn evaluate(
     catalog: &[ProductText],
     offers: &[ProductText],
     truth: &[(String, String)],
     options: &MatchOptions,
-) -> EvalReport {
+) -> (EvalReport, Vec<Link>) {
     let started = std::time::Instant::now();
     let links = match_feed(catalog, offers, options);
     let truth: HashSet<(&str, &str)> = truth.iter().map(|(c, o)| (c.as_str(), o.as_str())).collect();
@@ -99,7 +99,7 @@ pub fn evaluate(
     let precision = ratio(hits, auto.len());
     let recall = ratio(hits, truth.len());
     let by = |m: Method| auto.iter().filter(|l| l.method == m).count();
-    EvalReport {
+    let report = EvalReport {
         catalog: catalog.len(),
         offers: offers.len(),
         true_pairs: truth.len(),
@@ -113,7 +113,8 @@ pub fn evaluate(
         links_by_mpn: by(Method::Mpn),
         links_by_title: by(Method::Fuzzy),
         seconds: started.elapsed().as_secs_f64(),
-    }
+    };
+    (report, links)
 }
 
 fn ratio(a: usize, b: usize) -> f64 {

@@ -12,16 +12,27 @@ const COMMON_WORD_SHARE: f64 = 0.05;
 const MAX_POSTINGS: usize = 2_000;
 /// Code keys shared by more catalog rows than this are not identifying.
 const CODE_POSTINGS_CAP: usize = 40;
+/// A code carried by more products of both tables than this is a spec (`usb20`, `ddr3`), not a
+/// part number.
+const COMMON_CODE: u32 = 40;
 
 /// A product's text prepared once: weighted words, codes, brand key, pack count.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     /// (word id, weight), L2-normalized TF-IDF.
     pub words: Vec<(u32, f32)>,
+    /// Identifying codes of title and MPN field (spec tokens such as `usb20` shared by many
+    /// products left out).
     pub codes: Vec<String>,
+    /// The MPN field's own code: two of them that differ in a digit name two models.
+    pub mpn: Option<String>,
     pub brand: Option<String>,
     pub gtin: Option<String>,
     pub pack: Option<u32>,
+    pub measures: Vec<(text::Measure, u64)>,
+    pub kit: bool,
+    /// The colours the title names, one bit each.
+    pub colours: u32,
     pub price: Option<f64>,
 }
 
@@ -92,14 +103,20 @@ impl CatalogIndex {
         ids.sort_unstable();
         ids.dedup();
         let norm = ids.iter().map(|&i| self.idf[i as usize].powi(2)).sum::<f32>().sqrt().max(1e-6);
-        let mut codes: Vec<String> = text::codes(&p.title, &p.mpn).into_iter().collect();
+        let mut codes: Vec<String> =
+            text::codes(&p.title, &p.mpn).into_iter().filter(|c| self.code_frequency(c) <= COMMON_CODE).collect();
         codes.sort();
         Prepared {
             words: ids.into_iter().map(|i| (i, self.idf[i as usize] / norm)).collect(),
             codes,
+            mpn: text::mpn_key(&p.mpn),
             brand: text::brand_key(&p.brand),
             gtin: crate::gtin::Gtin14::parse(&p.gtin).ok().map(|g| g.into_string()),
-            pack: text::pack_count(&p.title),
+            // "SDVD7027BL-2PK": the pack count may sit in the part number only.
+            pack: text::pack_count(&format!("{} {}", p.title, p.mpn)),
+            measures: text::measures(&p.title),
+            kit: text::is_kit(&p.title),
+            colours: text::colours(&p.title, &p.mpn),
             price: p.price,
         }
     }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::index::{CatalogIndex, Prepared};
+use super::text::Measure;
 
 /// A code shared by at most this many products of both tables identifies one product.
 const RARE_CODE: u32 = 8;
@@ -20,6 +21,9 @@ pub enum CodeLevel {
     Variant,
     /// Both sides carry codes and none agree.
     Conflict,
+    /// The part numbers are two models of one family: the same stem, then other digits
+    /// (`ICUSB2328` / `ICUSB2324`), whatever else the titles share.
+    Sibling,
     /// One side has no code.
     Unknown,
 }
@@ -42,6 +46,12 @@ pub struct Evidence {
     pub shared_code: Option<String>,
     pub brand: Agreement,
     pub pack: Agreement,
+    /// Capacities, wattages, port counts… of one kind on both sides: equal or not.
+    pub measures: Agreement,
+    /// Whether both or only one side is a kit or bundle.
+    pub kit: Agreement,
+    /// Colours named on both sides: one in common or none.
+    pub colour: Agreement,
     /// Share of the shorter title's IDF mass found in the other title.
     pub title_coverage: f32,
     /// TF-IDF cosine of the titles.
@@ -52,7 +62,10 @@ pub struct Evidence {
 
 impl Evidence {
     pub fn compare(index: &CatalogIndex, product: &Prepared, offer: &Prepared) -> Evidence {
-        let (code, shared_code) = compare_codes(index, &product.codes, &offer.codes);
+        let (code, shared_code) = match (&product.mpn, &offer.mpn) {
+            (Some(a), Some(b)) if is_sibling(a, b) => (CodeLevel::Sibling, None),
+            _ => compare_codes(index, &product.codes, &offer.codes),
+        };
         Evidence {
             gtin: agreement(product.gtin.as_ref(), offer.gtin.as_ref(), |a, b| a == b),
             code,
@@ -60,6 +73,17 @@ impl Evidence {
             brand: agreement(product.brand.as_ref(), offer.brand.as_ref(), |a, b| super::text::brands_agree(a, b)),
             // Only stated counts compare: "10-Disc Spindle" is a 10-pack without the word.
             pack: agreement(product.pack.as_ref(), offer.pack.as_ref(), |a, b| a == b),
+            measures: compare_measures(&product.measures, &offer.measures),
+            kit: match (product.kit, offer.kit) {
+                (true, true) => Agreement::Agree,
+                (false, false) => Agreement::Unknown,
+                _ => Agreement::Conflict,
+            },
+            colour: match (product.colours, offer.colours) {
+                (0, _) | (_, 0) => Agreement::Unknown,
+                (a, b) if a & b != 0 => Agreement::Agree,
+                _ => Agreement::Conflict,
+            },
             title_coverage: coverage(index, product, offer),
             title_cosine: cosine(product, offer),
             price_ratio: match (product.price, offer.price) {
@@ -69,40 +93,76 @@ impl Evidence {
         }
     }
 
-    /// The match weight in log-odds: each feature adds what its level says for or against.
-    pub fn weight(&self) -> f64 {
-        let mut w = -6.0;
-        w += match self.gtin {
-            Agreement::Agree => 14.0,
-            Agreement::Conflict => -6.0,
-            Agreement::Unknown => 0.0,
-        };
-        w += match self.code {
-            CodeLevel::RareExact => 6.0,
-            CodeLevel::CommonExact => 2.5,
-            CodeLevel::Variant => 2.5,
-            CodeLevel::Conflict => -2.0,
-            CodeLevel::Unknown => 0.0,
-        };
-        w += match self.brand {
-            Agreement::Agree => 1.0,
-            Agreement::Conflict => -3.0,
-            Agreement::Unknown => 0.0,
-        };
-        if self.pack == Agreement::Conflict {
-            w -= 2.5;
-        }
-        w += 7.0 * self.title_coverage as f64 + 2.0 * self.title_cosine as f64;
-        if self.price_ratio.is_some_and(|r| r < 0.3) {
-            w -= 1.5;
-        }
-        w
+    /// The level of each discrete feature, in the order of [`FEATURES`].
+    pub fn levels(&self) -> Levels {
+        let agreement = |a: Agreement| a as u8;
+        [
+            agreement(self.gtin),
+            self.code as u8,
+            agreement(self.brand),
+            agreement(self.pack),
+            agreement(self.measures),
+            agreement(self.kit),
+            agreement(self.colour),
+            // Retailer prices of one item differ by 2× and more: only an extreme ratio says anything.
+            u8::from(self.price_ratio.is_some_and(|r| r < 0.3)),
+        ]
     }
 
-    /// The weight as a 0–1 score.
-    pub fn score(&self) -> f64 {
-        1.0 / (1.0 + (-self.weight()).exp())
+    /// What the titles say, in log-odds: a continuous part the discrete weights add to.
+    pub fn title_weight(&self) -> f64 {
+        7.0 * self.title_coverage as f64 + 2.0 * self.title_cosine as f64
     }
+
+    /// The match weight in log-odds: each feature adds what its level says for or against.
+    pub fn weight(&self, weights: &Weights) -> f64 {
+        weights.intercept + self.title_weight() + weights.discrete(&self.levels())
+    }
+}
+
+/// The discrete features, each with its number of levels.
+pub const FEATURES: [(&str, usize); 8] =
+    [("gtin", 3), ("code", 6), ("brand", 3), ("pack", 3), ("measures", 3), ("kit", 3), ("colour", 3), ("price", 2)];
+
+/// One pair's level of each feature in [`FEATURES`].
+pub type Levels = [u8; FEATURES.len()];
+
+/// Log-odds weights: a constant and one weight per level of each discrete feature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weights {
+    pub intercept: f64,
+    pub levels: [Vec<f64>; FEATURES.len()],
+}
+
+impl Weights {
+    /// Weights set by hand on Walmart-Amazon training pairs: the starting point and prior of the
+    /// per-feed estimate. Levels in the order of `Agreement` (agree, conflict, unknown) and
+    /// `CodeLevel`.
+    pub fn hand() -> Weights {
+        Weights {
+            intercept: -6.0,
+            levels: [
+                vec![14.0, -6.0, 0.0],
+                vec![6.0, 2.5, 2.5, -2.0, -4.0, 0.0],
+                vec![1.0, -3.0, 0.0],
+                vec![0.0, -2.5, 0.0],
+                vec![0.0, -3.0, 0.0],
+                vec![0.0, -1.5, 0.0],
+                vec![0.0, -2.0, 0.0],
+                vec![0.0, -1.5],
+            ],
+        }
+    }
+
+    /// The sum of the discrete features' weights at these levels.
+    pub fn discrete(&self, levels: &Levels) -> f64 {
+        self.levels.iter().zip(levels).map(|(w, &l)| w[l as usize]).sum()
+    }
+}
+
+/// A match weight as a 0–1 score.
+pub fn score(weight: f64) -> f64 {
+    1.0 / (1.0 + (-weight).exp())
 }
 
 fn agreement<T>(a: Option<&T>, b: Option<&T>, same: impl Fn(&T, &T) -> bool) -> Agreement {
@@ -131,6 +191,27 @@ fn compare_codes(index: &CatalogIndex, product: &[String], offer: &[String]) -> 
         }
     }
     best
+}
+
+/// `icusb2328` / `icusb2324`, `cmpsu500cxv2` / `cmpsu430cxv2`: codes of one length with a shared
+/// stem of 3+ characters, then different digits. A different letter there is often a colour
+/// (`…ubl` / `…ubk`), a different length a zero written out (`…rvd110` / `…rvd0110`).
+fn is_sibling(a: &str, b: &str) -> bool {
+    let stem = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    match (a.as_bytes().get(stem), b.as_bytes().get(stem)) {
+        (Some(x), Some(y)) => a.len() == b.len() && stem >= 3 && x.is_ascii_digit() && y.is_ascii_digit(),
+        _ => false,
+    }
+}
+
+fn compare_measures(a: &[(Measure, u64)], b: &[(Measure, u64)]) -> Agreement {
+    if super::text::measures_conflict(a, b) {
+        Agreement::Conflict
+    } else if a.iter().any(|m| b.contains(m)) {
+        Agreement::Agree
+    } else {
+        Agreement::Unknown
+    }
 }
 
 /// `s82abcp` / `hons82abcp` (a vendor prefix), `lapst110` / `lapst110black` (a suffix): one code
