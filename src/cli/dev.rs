@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::{Outcome, UsageError};
+use super::{Outcome, Settings, UsageError};
+use crate::search::SearchQuery;
 use crate::dev::airtable_sim::{AirtableSim, SimConfig, DEV_TOKEN, SAMPLE_BASE};
 
 #[derive(Debug, Subcommand)]
@@ -24,6 +25,26 @@ printed token as `Authorization: Bearer <token>`. The token may read every base,
 data.records:read and schema.bases:read. The default base is the bundled sample catalog
 (samples/airtable/catalog-base.json): Brands, Suppliers and 150 Products.")]
     AirtableSim(AirtableSimArgs),
+    /// Run a file of search queries against the configured index, one at a time, and print the
+    /// latency figures (for bench/search_bench.py).
+    #[command(after_help = "\
+Examples:
+  catsync dev query-latency --queries queries.txt
+  catsync --search tantivy://bench/index dev query-latency --queries queries.txt --limit 20
+
+One query per line. The index is opened once; each query's time is measured from the call to the
+ranked results with facets, as `catsync search` and the dashboard ask for them.")]
+    QueryLatency(QueryLatencyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct QueryLatencyArgs {
+    /// File of queries, one per line.
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Results per query.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -43,10 +64,35 @@ pub struct AirtableSimArgs {
     pub penalty_seconds: u64,
 }
 
-pub async fn run(command: &DevCommand) -> anyhow::Result<Outcome> {
+pub async fn run(settings: &Settings, command: &DevCommand) -> anyhow::Result<Outcome> {
     match command {
         DevCommand::AirtableSim(args) => airtable_sim(args).await,
+        DevCommand::QueryLatency(args) => query_latency(settings, args).await,
     }
+}
+
+async fn query_latency(settings: &Settings, args: &QueryLatencyArgs) -> anyhow::Result<Outcome> {
+    let text = std::fs::read_to_string(&args.queries).with_context(|| format!("reading {}", args.queries.display()))?;
+    let queries: Vec<&str> = text.lines().map(str::trim).filter(|q| !q.is_empty()).collect();
+    if queries.is_empty() {
+        return Err(UsageError(format!("{} holds no queries", args.queries.display())).into());
+    }
+    let index = settings.open_search().await?;
+    let mut millis = Vec::with_capacity(queries.len());
+    let mut hits = 0u64;
+    for q in &queries {
+        let query = SearchQuery { text: (*q).to_string(), limit: args.limit, ..SearchQuery::default() };
+        let started = std::time::Instant::now();
+        hits += index.search(&query).await?.total.min(1);
+        millis.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    millis.sort_by(f64::total_cmp);
+    let at = |p: f64| millis[((millis.len() as f64 * p).ceil() as usize).clamp(1, millis.len()) - 1];
+    let figures = serde_json::json!({
+        "queries": millis.len(), "with_hits": hits, "p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": at(1.0)
+    });
+    println!("{figures}");
+    Ok(Outcome::Completed)
 }
 
 async fn airtable_sim(args: &AirtableSimArgs) -> anyhow::Result<Outcome> {

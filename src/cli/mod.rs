@@ -171,7 +171,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             Command::Matches(a) => matches::run(&settings, a).await,
             Command::Index(a) => search::index(&settings, a).await,
             Command::Search(a) => search::search(&settings, a).await,
-            Command::Dev { command } => dev::run(command).await,
+            Command::Dev { command } => dev::run(&settings, command).await,
         }
         .context(format!("catsync {} failed", command_name(&cli.command)))
     }
