@@ -35,6 +35,7 @@ fn demo_runs_on_embedded_defaults_and_a_second_run_writes_nothing() {
     assert_eq!(first.status.code(), Some(0), "{}{}", stdout(&first), stderr(&first));
     let out = stdout(&first);
     assert!(out.contains("matching (incremental): 59 distributor products examined"), "{out}");
+    assert!(out.contains("catsync search \"nvme ssd\""), "{out}");
     for distributor in ["acme", "nordhandel", "pacific", "summit"] {
         assert!(out.contains(&format!("distributor {distributor}: done")), "{out}");
     }
@@ -50,6 +51,9 @@ fn demo_runs_on_embedded_defaults_and_a_second_run_writes_nothing() {
     }
     assert!(doc["tables"].as_array().unwrap().iter().all(|t| t["mode"] == "incremental"), "{doc}");
     assert_eq!(doc["matching"]["offers_examined"], 0, "nothing changed, nothing to rematch: {doc}");
+    assert_eq!(doc["index"]["entries"], 0, "nothing changed, nothing to index: {doc}");
+    let gtin_search = &doc["searches"][1]["results"];
+    assert!(gtin_search["results"][0]["gtin"].is_string(), "an exact GTIN finds its product first: {gtin_search}");
     let status = catsync(dir.path(), &["status", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(
