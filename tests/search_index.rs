@@ -159,28 +159,49 @@ async fn a_second_run_with_nothing_changed_sends_nothing(t: &TestIndex) {
     assert_eq!(doc(&*t.index, offer_id("A2")).await.unwrap().lowest_price, Some(17.49));
 }
 
-/// A real index that fails (as a dropped connection would) right after it accepted one batch.
-struct CrashAfterApply {
+/// A real index with one fault: it fails (as a dropped connection would) right after it accepted
+/// its first batch, or its rebuild lets the store change just before it switches.
+struct FaultyIndex {
     inner: Arc<dyn SearchIndex>,
-    crashed: AtomicBool,
+    crash_after_first_apply: AtomicBool,
+    /// An import run in the middle of a rebuild: the store and the feed file.
+    import_during_rebuild: Option<(Arc<dyn catsync::store::Store>, std::path::PathBuf)>,
+}
+
+impl FaultyIndex {
+    fn crashing(inner: Arc<dyn SearchIndex>) -> FaultyIndex {
+        FaultyIndex { inner, crash_after_first_apply: AtomicBool::new(true), import_during_rebuild: None }
+    }
+
+    fn importing_during_rebuild(
+        inner: Arc<dyn SearchIndex>,
+        store: Arc<dyn catsync::store::Store>,
+        feed: std::path::PathBuf,
+    ) -> FaultyIndex {
+        FaultyIndex { inner, crash_after_first_apply: AtomicBool::new(false), import_during_rebuild: Some((store, feed)) }
+    }
 }
 
 #[async_trait]
-impl SearchIndex for CrashAfterApply {
+impl SearchIndex for FaultyIndex {
     fn location(&self) -> String {
         self.inner.location()
     }
 
     async fn apply(&self, changes: Vec<DocumentChange>) -> Result<ApplyReport, SearchError> {
         let report = self.inner.apply(changes).await?;
-        if !self.crashed.swap(true, Ordering::SeqCst) {
+        if self.crash_after_first_apply.swap(false, Ordering::SeqCst) {
             return Err(SearchError::Server { location: self.location(), reason: "connection reset".into(), retryable: true });
         }
         Ok(report)
     }
 
     async fn begin_rebuild(&self) -> Result<Box<dyn IndexRebuild>, SearchError> {
-        self.inner.begin_rebuild().await
+        let inner = self.inner.begin_rebuild().await?;
+        match &self.import_during_rebuild {
+            Some((store, feed)) => Ok(Box::new(ImportBeforeSwitch { inner, store: store.clone(), feed: feed.clone() })),
+            None => Ok(inner),
+        }
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
@@ -196,9 +217,30 @@ impl SearchIndex for CrashAfterApply {
     }
 }
 
+/// A rebuild during which a feed import commits, just before the switch.
+struct ImportBeforeSwitch {
+    inner: Box<dyn IndexRebuild>,
+    store: Arc<dyn catsync::store::Store>,
+    feed: std::path::PathBuf,
+}
+
+#[async_trait]
+impl IndexRebuild for ImportBeforeSwitch {
+    async fn write(&mut self, documents: Vec<ProductDocument>) -> Result<ApplyReport, SearchError> {
+        self.inner.write(documents).await
+    }
+
+    async fn finish(self: Box<Self>) -> Result<(), SearchError> {
+        let profile = catsync::source::feed::FeedProfile { distributor: "acme".into(), ..Default::default() };
+        let options = catsync::source::feed::import::ImportOptions { allow_mass_deactivate: true, progress: false };
+        catsync::source::feed::import::import_file(self.store.as_ref(), &profile, &self.feed, &options).await.unwrap();
+        self.inner.finish().await
+    }
+}
+
 async fn a_crash_before_the_outbox_is_acknowledged_resends_without_duplicates(t: &TestIndex) {
     let w = World::new().await;
-    let crashing = CrashAfterApply { inner: t.index.clone(), crashed: AtomicBool::new(false) };
+    let crashing = FaultyIndex::crashing(t.index.clone());
     let failed = w.index(&crashing, false).await.unwrap_err();
     assert!(failed.contains("connection reset"), "{failed}");
     let pending = w.store.store.outbox_depth().await.unwrap();
@@ -240,66 +282,11 @@ async fn a_decision_moves_an_offer_from_its_own_document_to_its_product(t: &Test
     assert_eq!(doc(&*t.index, offer_id("A2")).await.unwrap().kind, DocumentKind::Unmatched);
 }
 
-/// A real index whose rebuild, just before it switches, lets the store change under it.
-struct WriteDuringRebuild {
-    inner: Arc<dyn SearchIndex>,
-    store: Arc<dyn catsync::store::Store>,
-    feed: std::path::PathBuf,
-}
-
-struct Rebuild {
-    inner: Box<dyn IndexRebuild>,
-    store: Arc<dyn catsync::store::Store>,
-    feed: std::path::PathBuf,
-}
-
-#[async_trait]
-impl IndexRebuild for Rebuild {
-    async fn write(&mut self, documents: Vec<ProductDocument>) -> Result<ApplyReport, SearchError> {
-        self.inner.write(documents).await
-    }
-
-    async fn finish(self: Box<Self>) -> Result<(), SearchError> {
-        let profile = catsync::source::feed::FeedProfile { distributor: "acme".into(), ..Default::default() };
-        let options = catsync::source::feed::import::ImportOptions { allow_mass_deactivate: true, progress: false };
-        catsync::source::feed::import::import_file(self.store.as_ref(), &profile, &self.feed, &options).await.unwrap();
-        self.inner.finish().await
-    }
-}
-
-#[async_trait]
-impl SearchIndex for WriteDuringRebuild {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-
-    async fn apply(&self, changes: Vec<DocumentChange>) -> Result<ApplyReport, SearchError> {
-        self.inner.apply(changes).await
-    }
-
-    async fn begin_rebuild(&self) -> Result<Box<dyn IndexRebuild>, SearchError> {
-        let inner = self.inner.begin_rebuild().await?;
-        Ok(Box::new(Rebuild { inner, store: self.store.clone(), feed: self.feed.clone() }))
-    }
-
-    async fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
-        self.inner.search(query).await
-    }
-
-    async fn count(&self) -> Result<u64, SearchError> {
-        self.inner.count().await
-    }
-
-    async fn document(&self, id: Uuid) -> Result<Option<ProductDocument>, SearchError> {
-        self.inner.document(id).await
-    }
-}
-
 async fn a_full_rebuild_keeps_writes_made_while_it_ran(t: &TestIndex) {
     let w = World::new().await;
     w.index(&*t.index, false).await.unwrap();
     let feed = w.store.feed("during.csv", FEED.replace("9.50,0", "8.00,5"));
-    let index = WriteDuringRebuild { inner: t.index.clone(), store: w.store.store.clone(), feed };
+    let index = FaultyIndex::importing_during_rebuild(t.index.clone(), w.store.store.clone(), feed);
     let report = w.index(&index, true).await.unwrap();
     assert_eq!((report.documents, report.outbox_left), (4, 0), "{report:?}");
     let can = doc(&*t.index, offer_id("A3")).await.unwrap();

@@ -113,6 +113,16 @@ fn refused(run: &RunRecord, id: Uuid, reason: &str) -> SyncErrorRecord {
     }
 }
 
+/// One index run in progress: where it reads and writes, and what it did so far.
+struct Job<'a> {
+    store: &'a dyn Store,
+    index: &'a dyn SearchIndex,
+    catalog: Option<CatalogSource<'a>>,
+    versions: Versions,
+    run: RunRecord,
+    tally: Tally,
+}
+
 /// Runs one index run (incremental, or `full`) and records it.
 pub async fn run_index(
     store: &dyn Store,
@@ -120,17 +130,18 @@ pub async fn run_index(
     catalog: Option<CatalogSource<'_>>,
     full: bool,
 ) -> Result<IndexReport, IndexError> {
-    let mut run = RunRecord::start(INDEX_SOURCE);
+    let run = RunRecord::start(INDEX_SOURCE);
     store.start_run(&run).await?;
-    let mut versions = Versions { last: last_version(store).await? };
-    let mut tally = Tally::default();
+    let versions = Versions { last: last_version(store).await? };
+    let mut job = Job { store, index, catalog, versions, run, tally: Tally::default() };
     let result = async {
         if full {
-            rebuild(store, index, catalog, &mut versions, &run, &mut tally).await?;
+            job.rebuild().await?;
         }
-        drain(store, index, catalog, &mut versions, &run, &mut tally).await
+        job.drain().await
     }
     .await;
+    let Job { mut run, tally, versions, .. } = job;
     run.counts = RunCounts {
         read: tally.entries,
         inserted: tally.upserted,
@@ -172,52 +183,95 @@ async fn last_version(store: &dyn Store) -> Result<i64, StoreError> {
     Ok(parsed.and_then(|w| w["version"].as_i64()).unwrap_or(0))
 }
 
-/// Sends the documents of the outbox's entries, batch by batch, acknowledging each batch once
-/// the index accepted it.
-async fn drain(
-    store: &dyn Store,
-    index: &dyn SearchIndex,
-    catalog: Option<CatalogSource<'_>>,
-    versions: &mut Versions,
-    run: &RunRecord,
-    tally: &mut Tally,
-) -> Result<(), IndexError> {
-    loop {
-        let entries = store.search_outbox(BATCH).await?;
-        if entries.is_empty() {
-            return Ok(());
+impl Job<'_> {
+    /// Sends the documents of the outbox's entries, batch by batch, acknowledging each batch once
+    /// the index accepted it.
+    async fn drain(&mut self) -> Result<(), IndexError> {
+        loop {
+            let entries = self.store.search_outbox(BATCH).await?;
+            if entries.is_empty() {
+                return Ok(());
+            }
+            let changes = self.changes_for(&entries).await?;
+            let applied = self.index.apply(changes.clone()).await?;
+            self.tally.add(&self.run, &changes, applied);
+            let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
+            self.store.acknowledge_outbox(&ids).await?;
+            self.tally.entries += ids.len() as u64;
         }
-        let changes = changes_for(store, catalog, &entries, versions.next()).await?;
-        let applied = index.apply(changes.clone()).await?;
-        tally.add(run, &changes, applied);
-        let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
-        store.acknowledge_outbox(&ids).await?;
-        tally.entries += ids.len() as u64;
     }
-}
 
-/// The documents the entries touch, rebuilt from the store as it is now.
-async fn changes_for(
-    store: &dyn Store,
-    catalog: Option<CatalogSource<'_>>,
-    entries: &[OutboxEntry],
-    version: i64,
-) -> Result<Vec<DocumentChange>, StoreError> {
-    let named = |kind: OutboxEntity| -> BTreeSet<Uuid> {
-        entries.iter().filter(|e| e.entity == kind).map(|e| e.entity_id).collect()
-    };
-    let offers = store.document_offers(&OfferRows::Ids(named(OutboxEntity::Offer).into_iter().collect())).await?;
-    let mut products = named(OutboxEntity::Product);
-    products.extend(offers.iter().filter_map(|o| o.linked_product));
-    let mut changes: Vec<DocumentChange> = offers.iter().map(|o| offer_change(o, version)).collect();
-    if let Some(catalog) = catalog {
-        let ids = products.into_iter().collect();
-        let records = store.catalog_rows(catalog.table, &CatalogRows::Ids(ids)).await?;
-        let (live, deleted): (Vec<_>, Vec<_>) = records.iter().partition(|r| r.deleted_at.is_none());
-        changes.extend(deleted.iter().map(|r| DocumentChange::Delete { id: r.record.id, version }));
-        changes.extend(catalog_documents(store, catalog, &live, version).await?);
+    /// The documents the entries touch, rebuilt from the store as it is now.
+    async fn changes_for(&mut self, entries: &[OutboxEntry]) -> Result<Vec<DocumentChange>, StoreError> {
+        let version = self.versions.next();
+        let named = |kind: OutboxEntity| -> BTreeSet<Uuid> {
+            entries.iter().filter(|e| e.entity == kind).map(|e| e.entity_id).collect()
+        };
+        let offer_ids = named(OutboxEntity::Offer).into_iter().collect();
+        let offers = self.store.document_offers(&OfferRows::Ids(offer_ids)).await?;
+        let mut products = named(OutboxEntity::Product);
+        products.extend(offers.iter().filter_map(|o| o.linked_product));
+        let mut changes: Vec<DocumentChange> = offers.iter().map(|o| offer_change(o, version)).collect();
+        if let Some(catalog) = self.catalog {
+            let ids = products.into_iter().collect();
+            let records = self.store.catalog_rows(catalog.table, &CatalogRows::Ids(ids)).await?;
+            let (live, deleted): (Vec<_>, Vec<_>) = records.iter().partition(|r| r.deleted_at.is_none());
+            changes.extend(deleted.iter().map(|r| DocumentChange::Delete { id: r.record.id, version }));
+            changes.extend(catalog_documents(self.store, catalog, &live, version).await?);
+        }
+        Ok(changes)
     }
-    Ok(changes)
+
+    /// Builds every document into a new index and switches to it, then acknowledges the entries
+    /// that were in the outbox before the first page was read (later ones are drained after).
+    async fn rebuild(&mut self) -> Result<(), IndexError> {
+        let seen: Vec<i64> = self.store.search_outbox(u32::MAX).await?.iter().map(|e| e.id).collect();
+        let version = self.versions.next();
+        let mut rebuild = self.index.begin_rebuild().await?;
+        if let Some(catalog) = self.catalog {
+            let mut after = None;
+            loop {
+                let rows = CatalogRows::LiveAfter { after, limit: BATCH };
+                let page = self.store.catalog_rows(catalog.table, &rows).await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.record.id);
+                let live: Vec<_> = page.iter().collect();
+                let changes = catalog_documents(self.store, catalog, &live, version).await?;
+                self.write_rebuild(&mut *rebuild, changes).await?;
+            }
+        }
+        let mut after = None;
+        loop {
+            let page = self.store.document_offers(&OfferRows::UnlinkedAfter { after, limit: BATCH }).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let changes = page.iter().map(|o| offer_change(o, version)).collect();
+            self.write_rebuild(&mut *rebuild, changes).await?;
+        }
+        rebuild.finish().await?;
+        for chunk in seen.chunks(BATCH as usize) {
+            self.store.acknowledge_outbox(chunk).await?;
+        }
+        self.tally.entries += seen.len() as u64;
+        Ok(())
+    }
+
+    async fn write_rebuild(
+        &mut self,
+        rebuild: &mut dyn super::IndexRebuild,
+        changes: Vec<DocumentChange>,
+    ) -> Result<(), IndexError> {
+        let documents = changes
+            .iter()
+            .filter_map(|c| match c {
+                DocumentChange::Upsert(d) => Some(d.clone()),
+                DocumentChange::Delete { .. } => None,
+            })
+            .collect();
+        let applied = rebuild.write(documents).await?;
+        self.tally.add(&self.run, &changes, applied);
+        Ok(())
+    }
 }
 
 /// An offer has its own document only while it is active and linked to no catalog product.
@@ -251,62 +305,4 @@ async fn catalog_documents(
             DocumentChange::Upsert(catalog_document(catalog.table, catalog.roles, r, offers, version))
         })
         .collect())
-}
-
-/// Builds every document into a new index and switches to it, then acknowledges the entries that
-/// were in the outbox before the first page was read (later ones are drained after).
-async fn rebuild(
-    store: &dyn Store,
-    index: &dyn SearchIndex,
-    catalog: Option<CatalogSource<'_>>,
-    versions: &mut Versions,
-    run: &RunRecord,
-    tally: &mut Tally,
-) -> Result<(), IndexError> {
-    let seen: Vec<i64> = store.search_outbox(u32::MAX).await?.iter().map(|e| e.id).collect();
-    let version = versions.next();
-    let mut rebuild = index.begin_rebuild().await?;
-    if let Some(catalog) = catalog {
-        let mut after = None;
-        loop {
-            let page = store.catalog_rows(catalog.table, &CatalogRows::LiveAfter { after, limit: BATCH }).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.record.id);
-            let live: Vec<_> = page.iter().collect();
-            let changes = catalog_documents(store, catalog, &live, version).await?;
-            write_rebuild(&mut *rebuild, changes, run, tally).await?;
-        }
-    }
-    let mut after = None;
-    loop {
-        let page = store.document_offers(&OfferRows::UnlinkedAfter { after, limit: BATCH }).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        let changes = page.iter().map(|o| offer_change(o, version)).collect();
-        write_rebuild(&mut *rebuild, changes, run, tally).await?;
-    }
-    rebuild.finish().await?;
-    for chunk in seen.chunks(BATCH as usize) {
-        store.acknowledge_outbox(chunk).await?;
-    }
-    tally.entries += seen.len() as u64;
-    Ok(())
-}
-
-async fn write_rebuild(
-    rebuild: &mut dyn super::IndexRebuild,
-    changes: Vec<DocumentChange>,
-    run: &RunRecord,
-    tally: &mut Tally,
-) -> Result<(), IndexError> {
-    let documents = changes
-        .iter()
-        .filter_map(|c| match c {
-            DocumentChange::Upsert(d) => Some(d.clone()),
-            DocumentChange::Delete { .. } => None,
-        })
-        .collect();
-    let applied = rebuild.write(documents).await?;
-    tally.add(run, &changes, applied);
-    Ok(())
 }
