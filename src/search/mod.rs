@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 use crate::config::Secret;
 
+mod tantivy;
+
 /// Index (alias) name when the config names none.
 pub const DEFAULT_INDEX: &str = "products";
 
@@ -31,6 +33,10 @@ pub struct SearchSettings {
 pub async fn open(settings: &SearchSettings) -> Result<Arc<dyn SearchIndex>, SearchError> {
     let scheme = settings.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     match scheme.as_deref() {
+        Some("tantivy") => {
+            let path = &settings.url["tantivy://".len()..];
+            Ok(Arc::new(self::tantivy::TantivyIndex::open(path.into()).await?))
+        }
         _ => Err(SearchError::UnsupportedScheme { url: crate::store::redact_url(&settings.url) }),
     }
 }
