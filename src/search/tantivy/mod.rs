@@ -123,6 +123,13 @@ impl Shared {
 }
 
 impl Generation {
+    /// A searcher that sees every commit so far, including other processes' commits that the
+    /// reader's own polling has not picked up yet.
+    fn fresh_searcher(&self) -> tantivy::Result<Searcher> {
+        self.reader.reload()?;
+        Ok(self.reader.searcher())
+    }
+
     fn apply(&self, changes: &[DocumentChange]) -> tantivy::Result<ApplyReport> {
         let mut writer: IndexWriter = self.index.writer_with_num_threads(1, APPLY_HEAP_BYTES)?;
         let searcher = self.reader.searcher();
@@ -223,11 +230,11 @@ impl SearchIndex for TantivyIndex {
     }
 
     async fn count(&self) -> Result<u64, SearchError> {
-        self.on_live(|generation| Ok(generation.reader.searcher().search(&live(Box::new(AllQuery)), &Count)? as u64))
+        self.on_live(|generation| Ok(generation.fresh_searcher()?.search(&live(Box::new(AllQuery)), &Count)? as u64))
             .await
     }
 
     async fn document(&self, id: Uuid) -> Result<Option<ProductDocument>, SearchError> {
-        self.on_live(move |generation| find_document(&generation.reader.searcher(), id)).await
+        self.on_live(move |generation| find_document(&generation.fresh_searcher()?, id)).await
     }
 }
