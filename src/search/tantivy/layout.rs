@@ -75,8 +75,8 @@ impl Layout {
         Ok(generation.to_string())
     }
 
-    /// Creates the directory of a new generation, numbered after every existing one so that a
-    /// name is never reused while another process may still have it open.
+    /// Creates the directory of a new generation, numbered after every one on disk: a name once
+    /// live is never reused, so another process that still has it open never reads a stranger.
     pub(super) fn new_generation(&self) -> Result<String, SearchError> {
         fs::create_dir_all(&self.root).map_err(|e| self.error(format!("cannot create the directory: {e}")))?;
         let last = self.entries()?.iter().filter_map(|name| generation_number(name)).max().unwrap_or(0);

@@ -238,3 +238,74 @@ impl SearchIndex for TantivyIndex {
         self.on_live(move |generation| find_document(&generation.fresh_searcher()?, id)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::{DocumentKind, Offer};
+
+    fn drill() -> ProductDocument {
+        ProductDocument {
+            id: Uuid::from_u128(1),
+            version: 1,
+            kind: DocumentKind::Catalog,
+            title: "Cordless Drill".into(),
+            brand: Some("Acme".into()),
+            gtin: Some("0012345678905".into()),
+            mpn: Some("DRL-1800".into()),
+            description: None,
+            price: None,
+            fields: serde_json::Map::new(),
+            offers: vec![Offer {
+                distributor: "northwind".into(),
+                sku: "NW-1".into(),
+                price: Some(9.0),
+                quantity: Some(1),
+            }],
+            lowest_price: Some(9.0),
+            total_stock: 1,
+            offer_count: 1,
+        }
+    }
+
+    async fn index_with_drill(dir: &tempfile::TempDir) -> TantivyIndex {
+        let index = TantivyIndex::open(dir.path().join("index")).await.unwrap();
+        index.apply(vec![DocumentChange::Upsert(drill())]).await.unwrap();
+        index
+    }
+
+    async fn why(index: &TantivyIndex, text: &str) -> Option<String> {
+        let query = SearchQuery { text: text.into(), limit: 1, ..SearchQuery::default() };
+        index.search(&query).await.unwrap().results.remove(0).why
+    }
+
+    #[tokio::test]
+    async fn hits_say_which_identifier_or_fields_matched() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = index_with_drill(&dir).await;
+        assert_eq!(why(&index, "012345678905").await.as_deref(), Some("exact GTIN"));
+        assert_eq!(why(&index, "nw-1").await.as_deref(), Some("exact SKU"));
+        assert_eq!(why(&index, "drl1800").await.as_deref(), Some("exact MPN"));
+        assert_eq!(why(&index, "acme drills").await.as_deref(), Some("title, brand"));
+        assert_eq!(why(&index, "cordles").await.as_deref(), Some("title (spelling corrected)"));
+    }
+
+    #[tokio::test]
+    async fn finish_leaves_only_the_new_generation_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = index_with_drill(&dir).await;
+        drop(index.begin_rebuild().await.unwrap());
+        let mut rebuild = index.begin_rebuild().await.unwrap();
+        rebuild.write(vec![drill()]).await.unwrap();
+        rebuild.finish().await.unwrap();
+        let layout = &index.shared.layout;
+        let live = layout.live().unwrap();
+        let mut on_disk: Vec<String> = std::fs::read_dir(layout.root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("gen-"))
+            .collect();
+        on_disk.sort();
+        assert_eq!(on_disk, vec![live]);
+    }
+}

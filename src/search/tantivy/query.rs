@@ -110,10 +110,12 @@ impl PreparedSearch {
     }
 
     pub fn run(mut self, searcher: &Searcher) -> tantivy::Result<SearchResults> {
-        // TopDocs refuses a limit of 0; a count-only search asks for one hit and drops it.
-        let top = TopDocs::with_limit(self.limit.max(1)).order_by_score();
+        // TopDocs allocates for its limit and refuses 0: ask for no more hits than there are
+        // documents, and for one (dropped below) in a count-only search.
+        let limit = self.limit.min(searcher.num_docs() as usize).max(1);
+        let top = TopDocs::with_limit(limit).order_by_score();
         let (top, total, aggregations) = searcher.search(&self.query, &(top, Count, facet_collector()))?;
-        let mut results = Vec::with_capacity(self.limit);
+        let mut results = Vec::with_capacity(top.len());
         for (score, address) in top.into_iter().take(self.limit) {
             results.push(self.hit(searcher, score, address)?);
         }
