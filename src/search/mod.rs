@@ -95,6 +95,8 @@ pub struct ProductDocument {
 }
 
 /// A change to send to the index.
+// Nearly every change is an upsert, so boxing the document would only add an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum DocumentChange {
     Upsert(ProductDocument),

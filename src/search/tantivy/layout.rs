@@ -105,8 +105,9 @@ impl Layout {
 
     /// Removes generations left by rebuilds that never finished. Only safe under the rebuild lock.
     pub(super) fn remove_abandoned(&self, live: &str) -> Result<(), SearchError> {
-        let abandoned = self.entries()?.into_iter().filter(|name| generation_number(name).is_some() && name != live);
-        abandoned.map(|name| self.remove_generation(&name)).collect()
+        let mut abandoned =
+            self.entries()?.into_iter().filter(|name| generation_number(name).is_some() && name != live);
+        abandoned.try_for_each(|name| self.remove_generation(&name))
     }
 
     /// Takes the rebuild lock, held until the returned file is dropped (or the process dies).
