@@ -208,7 +208,7 @@ fn select(
     if run.full {
         return undecided.iter().map(|o| o.id).collect();
     }
-    let moved = |product: &Uuid| !catalog.row.get(product).is_some_and(|row| !changed.contains(row));
+    let moved = |product: &Uuid| catalog.row.get(product).is_none_or(|row| changed.contains(row));
     let mut selected: HashSet<Uuid> = undecided
         .iter()
         .filter(|o| {

@@ -8,6 +8,7 @@
 pub mod document;
 pub mod elasticsearch;
 pub mod indexer;
+mod tantivy;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +39,10 @@ pub async fn open(settings: &SearchSettings) -> Result<Arc<dyn SearchIndex>, Sea
         Some("http" | "https") => {
             let index = elasticsearch::connect(settings, elasticsearch::EsOptions::default()).await?;
             Ok(Arc::new(index))
+        }
+        Some("tantivy") => {
+            let path = &settings.url["tantivy://".len()..];
+            Ok(Arc::new(self::tantivy::TantivyIndex::open(path.into()).await?))
         }
         _ => Err(SearchError::UnsupportedScheme { url: crate::store::redact_url(&settings.url) }),
     }

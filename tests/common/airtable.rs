@@ -111,10 +111,10 @@ fn product_record(p: usize, brands: usize) -> Value {
         "Price": 49.9 + p as f64,
         "Qty": (p % 40) as i64,
         "Brand": [brand_id(p % brands)],
-        "Tags": if p % 2 == 0 { json!(["Power tools", "Cordless"]) } else { json!(["Power tools"]) },
+        "Tags": if p.is_multiple_of(2) { json!(["Power tools", "Cordless"]) } else { json!(["Power tools"]) },
         "Launch date": format!("2024-{:02}-{:02}", p % 12 + 1, p % 28 + 1),
     });
-    if p % 3 == 0 {
+    if p.is_multiple_of(3) {
         fields["In stock"] = json!(true);
     }
     json!({"id": record_id(p), "createdTime": format!("2025-01-02T00:{:02}:{:02}.000Z", (p / 60) % 60, p % 60), "fields": fields})

@@ -1,9 +1,11 @@
 //! Test scaffolding shared by the integration suites: stores on real SQLite files and real
-//! PostgreSQL schemas, feed files in temporary directories, catalog tables and records, and the
-//! macro that runs one suite against every backend.
+//! PostgreSQL schemas, feed files in temporary directories, catalog tables and records, search
+//! indexes, and the macros that run one suite against every backend.
 #![allow(dead_code)]
 
 pub mod airtable;
+#[macro_use]
+pub mod search;
 pub mod search_es;
 
 /// Runs each named `async fn(&TestStore)` against SQLite, PostgreSQL with the COPY import path and

@@ -191,7 +191,7 @@ impl Base {
                     let linked =
                         linked.ok_or_else(|| SimError::InvalidFixture(format!("{what}: unknown linkedTableId")))?;
                     if let Some(inverse) = f.option_str("inverseLinkFieldId") {
-                        if !linked.field_by_id(inverse).is_some_and(|i| i.kind == "multipleRecordLinks") {
+                        if linked.field_by_id(inverse).is_none_or(|i| i.kind != "multipleRecordLinks") {
                             return Err(SimError::InvalidFixture(format!("{what}: unknown inverseLinkFieldId")));
                         }
                     }

@@ -161,7 +161,7 @@ impl State {
             return Err(SimError::InvalidField(format!("field id {} is taken", field.id)));
         }
         if let Some(link) = field.option_str("recordLinkFieldId") {
-            if !t.field_by_id(link).is_some_and(|l| l.kind == "multipleRecordLinks") {
+            if t.field_by_id(link).is_none_or(|l| l.kind != "multipleRecordLinks") {
                 return Err(SimError::InvalidField(format!(
                     "recordLinkFieldId {link} is not a link field of {}",
                     t.name
@@ -248,7 +248,7 @@ impl State {
             if field.kind == "multipleRecordLinks" {
                 let linked = field.option_str("linkedTableId").and_then(|id| base.table_by_id(id));
                 for id in value.iter().flat_map(|v| v.as_array().into_iter().flatten()).filter_map(Value::as_str) {
-                    if !linked.is_some_and(|t| t.live_record(id).is_some()) {
+                    if linked.is_none_or(|t| t.live_record(id).is_none()) {
                         return Err(SimError::InvalidValue(format!(
                             "{id} is not a record of the table {:?} links to",
                             field.name

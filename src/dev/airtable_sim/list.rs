@@ -332,7 +332,7 @@ impl State {
         let view_filter = view.and_then(|v| v.filter.as_ref()).and_then(|f| table.formula(f).ok());
         let passes = |rec: &&Record| {
             let row = RowView { base, table, rec, now };
-            view_filter.as_ref().map_or(true, |f| f.matches(&row)) && filter.map_or(true, |f| f.matches(&row))
+            view_filter.as_ref().is_none_or(|f| f.matches(&row)) && filter.is_none_or(|f| f.matches(&row))
         };
         let mut records: Vec<&Record> = table.records.iter().filter(|r| !r.deleted).filter(passes).collect();
         let view_sort: Vec<(usize, bool)> = view

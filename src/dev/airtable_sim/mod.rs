@@ -147,7 +147,7 @@ pub(crate) struct Grant {
 
 impl Grant {
     pub(crate) fn allows(&self, base: &str) -> bool {
-        self.bases.as_ref().map_or(true, |bases| bases.iter().any(|b| b == base))
+        self.bases.as_ref().is_none_or(|bases| bases.iter().any(|b| b == base))
     }
 }
 

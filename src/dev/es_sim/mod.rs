@@ -170,7 +170,7 @@ impl State {
 
     /// The next fault for a request to `path`.
     pub(crate) fn next_fault(&mut self, path: &str) -> Option<Fault> {
-        let at = self.faults.iter().position(|(on, _)| on.as_deref().map_or(true, |part| path.contains(part)))?;
+        let at = self.faults.iter().position(|(on, _)| on.as_deref().is_none_or(|part| path.contains(part)))?;
         self.faults.remove(at).map(|(_, fault)| fault)
     }
 }
