@@ -124,6 +124,11 @@ fn ids(results: &SearchResults) -> Vec<u128> {
     results.results.iter().map(|hit| hit.id.as_u128()).collect()
 }
 
+async fn assert_ranks_first(t: &TestIndex, text: &str, n: u128) {
+    let found = search(t, words(text)).await;
+    assert_eq!(ids(&found).first(), Some(&n), "{text:?} → {found:#?}");
+}
+
 fn sorted_ids(results: &SearchResults) -> Vec<u128> {
     let mut ids = ids(results);
     ids.sort_unstable();
@@ -155,26 +160,22 @@ async fn total_counts_every_match_beyond_the_limit(t: &TestIndex) {
 
 async fn exact_gtin_given_as_upc_a_ranks_the_product_first(t: &TestIndex) {
     index_catalog(t).await;
-    let found = search(t, words(DRILL_UPC_A)).await;
-    assert_eq!(ids(&found).first(), Some(&1), "{found:#?}");
+    assert_ranks_first(t, DRILL_UPC_A, 1).await;
 }
 
 async fn exact_sku_ranks_the_product_first(t: &TestIndex) {
     index_catalog(t).await;
-    let found = search(t, words("nw-55501")).await;
-    assert_eq!(ids(&found).first(), Some(&1), "{found:#?}");
+    assert_ranks_first(t, "nw-55501", 1).await;
 }
 
 async fn exact_mpn_ranks_the_product_first(t: &TestIndex) {
     index_catalog(t).await;
-    let found = search(t, words("DRL-1800")).await;
-    assert_eq!(ids(&found).first(), Some(&1), "{found:#?}");
+    assert_ranks_first(t, "DRL-1800", 1).await;
 }
 
 async fn a_typo_in_a_title_word_still_finds_the_product(t: &TestIndex) {
     index_catalog(t).await;
-    let found = search(t, words("cordles drill")).await;
-    assert_eq!(ids(&found).first(), Some(&1), "{found:#?}");
+    assert_ranks_first(t, "cordles drill", 1).await;
 }
 
 async fn brand_filter_keeps_that_brand_only(t: &TestIndex) {
@@ -265,7 +266,7 @@ async fn unmatched_distributor_products_are_searchable(t: &TestIndex) {
     let found = search(t, words("hammer")).await;
     assert_eq!(ids(&found), vec![4]);
     assert_eq!(found.results[0].kind, DocumentKind::Unmatched);
-    assert_eq!(ids(&search(t, words("WW-HD20")).await).first(), Some(&4));
+    assert_ranks_first(t, "WW-HD20", 4).await;
 }
 
 async fn full_rebuild_keeps_the_old_index_answering_until_finish(t: &TestIndex) {

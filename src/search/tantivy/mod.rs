@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tantivy::collector::{Count, TopDocs};
+use tantivy::indexer::LogMergePolicy;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{Index, IndexReader, IndexWriter, Searcher, TantivyDocument, TantivyError, Term};
@@ -34,6 +35,8 @@ use crate::search::{
 
 /// Writer memory for incremental batches: a few thousand documents at a time.
 const APPLY_HEAP_BYTES: usize = 64 << 20;
+/// Segments larger than this are left alone by incremental writes (see `small_segment_merges`).
+const APPLY_MERGE_MAX_DOCS: usize = 10_000;
 
 /// A Tantivy index directory, open for searching and writing.
 pub struct TantivyIndex {
@@ -132,6 +135,7 @@ impl Generation {
 
     fn apply(&self, changes: &[DocumentChange]) -> tantivy::Result<ApplyReport> {
         let mut writer: IndexWriter = self.index.writer_with_num_threads(1, APPLY_HEAP_BYTES)?;
+        writer.set_merge_policy(Box::new(small_segment_merges()));
         let searcher = self.reader.searcher();
         let report = write_versioned(&writer, changes, &mut Written::new(), |id| stored_version(&searcher, id))?;
         writer.commit()?;
@@ -140,6 +144,15 @@ impl Generation {
         self.reader.reload()?;
         Ok(report)
     }
+}
+
+/// Merges only the small segments incremental writes leave: merging a rebuild's large segments
+/// would make one small batch wait many seconds. Deleted versions in large segments stay until
+/// the next full rebuild.
+fn small_segment_merges() -> LogMergePolicy {
+    let mut policy = LogMergePolicy::default();
+    policy.set_max_docs_before_merge(APPLY_MERGE_MAX_DOCS);
+    policy
 }
 
 /// Live documents (not tombstones) matching `query`.

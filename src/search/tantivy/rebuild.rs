@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::sync::Arc;
 
+use tantivy::indexer::NoMergePolicy;
 use tantivy::{Index, IndexWriter};
 
 use super::layout::Layout;
@@ -42,8 +43,10 @@ impl TantivyRebuild {
         }
         let generation = layout.new_generation()?;
         let index: Index = create_generation(layout, &generation)?;
-        let writer =
+        let writer: IndexWriter =
             index.writer_with_num_threads(REBUILD_THREADS, REBUILD_HEAP_BYTES).map_err(|e| writer_error(layout, e))?;
+        // Merging the segments of a fresh load would cost as much as the load itself.
+        writer.set_merge_policy(Box::new(NoMergePolicy));
         let building = Building { shared: shared.clone(), generation, writer, written: Written::new(), _lock: lock };
         Ok(TantivyRebuild { layout: layout.clone(), building: Some(building) })
     }
