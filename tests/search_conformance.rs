@@ -115,7 +115,9 @@ fn everything() -> SearchQuery {
     words("")
 }
 
+/// Searches are near real time on Elasticsearch: `count` makes every accepted write visible first.
 async fn search(t: &TestIndex, query: SearchQuery) -> SearchResults {
+    t.index.count().await.unwrap();
     t.index.search(&query).await.unwrap()
 }
 

@@ -123,7 +123,9 @@ fn offer_id(sku: &str) -> Uuid {
     distributor_product_id("acme", sku)
 }
 
+/// Searches are near real time on Elasticsearch: `count` makes every accepted write visible first.
 async fn search(index: &dyn SearchIndex, text: &str) -> SearchResults {
+    index.count().await.unwrap();
     index.search(&SearchQuery { text: text.into(), limit: 10, ..SearchQuery::default() }).await.unwrap()
 }
 

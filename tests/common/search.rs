@@ -20,6 +20,15 @@ macro_rules! search_backend_tests {
                 }
             )*
         }
+        mod elasticsearch {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let t = super::common::search::TestIndex::elasticsearch().await;
+                    super::$name(&t).await;
+                }
+            )*
+        }
     };
 }
 
@@ -27,7 +36,9 @@ macro_rules! search_backend_tests {
 pub struct TestIndex {
     pub index: Arc<dyn SearchIndex>,
     pub settings: SearchSettings,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
+    /// The simulator serving an Elasticsearch index, kept running for the test.
+    _cluster: Option<super::search_es::EsTarget>,
 }
 
 impl TestIndex {
@@ -44,7 +55,13 @@ impl TestIndex {
             ca_file: None,
         };
         let index = search::open(&settings).await.unwrap();
-        TestIndex { index, settings, _dir: dir }
+        TestIndex { index, settings, _dir: Some(dir), _cluster: None }
+    }
+
+    /// An Elasticsearch 8 index on a fresh simulator, over HTTP.
+    pub async fn elasticsearch() -> TestIndex {
+        let cluster = super::search_es::EsTarget::simulated(catsync::dev::es_sim::Flavour::Elasticsearch).await;
+        TestIndex { index: cluster.dyn_index(), settings: cluster.settings.clone(), _dir: None, _cluster: Some(cluster) }
     }
 
     /// A second handle on the same index, as another process would open it.
