@@ -180,7 +180,11 @@ impl FaultyIndex {
         store: Arc<dyn catsync::store::Store>,
         feed: std::path::PathBuf,
     ) -> FaultyIndex {
-        FaultyIndex { inner, crash_after_first_apply: AtomicBool::new(false), import_during_rebuild: Some((store, feed)) }
+        FaultyIndex {
+            inner,
+            crash_after_first_apply: AtomicBool::new(false),
+            import_during_rebuild: Some((store, feed)),
+        }
     }
 }
 
@@ -193,7 +197,11 @@ impl SearchIndex for FaultyIndex {
     async fn apply(&self, changes: Vec<DocumentChange>) -> Result<ApplyReport, SearchError> {
         let report = self.inner.apply(changes).await?;
         if self.crash_after_first_apply.swap(false, Ordering::SeqCst) {
-            return Err(SearchError::Server { location: self.location(), reason: "connection reset".into(), retryable: true });
+            return Err(SearchError::Server {
+                location: self.location(),
+                reason: "connection reset".into(),
+                retryable: true,
+            });
         }
         Ok(report)
     }

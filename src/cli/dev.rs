@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::{Outcome, Settings, UsageError};
-use crate::search::SearchQuery;
 use crate::dev::airtable_sim::{AirtableSim, SimConfig, DEV_TOKEN, SAMPLE_BASE};
+use crate::search::SearchQuery;
 
 #[derive(Debug, Subcommand)]
 pub enum DevCommand {

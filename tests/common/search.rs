@@ -61,7 +61,12 @@ impl TestIndex {
     /// An Elasticsearch 8 index on a fresh simulator, over HTTP.
     pub async fn elasticsearch() -> TestIndex {
         let cluster = super::search_es::EsTarget::simulated(catsync::dev::es_sim::Flavour::Elasticsearch).await;
-        TestIndex { index: cluster.dyn_index(), settings: cluster.settings.clone(), _dir: None, _cluster: Some(cluster) }
+        TestIndex {
+            index: cluster.dyn_index(),
+            settings: cluster.settings.clone(),
+            _dir: None,
+            _cluster: Some(cluster),
+        }
     }
 
     /// A second handle on the same index, as another process would open it.
