@@ -58,8 +58,8 @@ fn demo_runs_on_embedded_defaults_and_a_second_run_writes_nothing() {
     let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(
         doc["sources"].as_array().unwrap().len(),
-        4 + 3 + 1,
-        "four distributors, three Airtable tables, matching"
+        4 + 3 + 2,
+        "four distributors, three Airtable tables, matching, index"
     );
     let config = "catsync-data/demo.toml";
     let review = catsync(dir.path(), &["--config", config, "matches", "--status", "auto", "--json", "--limit", "500"]);

@@ -75,7 +75,7 @@ async fn delete_abandoned(cluster: &Cluster) -> Result<(), SearchError> {
         .into_iter()
         .flatten()
         .filter(|(name, entry)| {
-            is_ours(&cluster.alias, name) && !entry["aliases"].as_object().is_some_and(|a| !a.is_empty())
+            is_ours(&cluster.alias, name) && entry["aliases"].as_object().is_none_or(|a| a.is_empty())
         })
         .map(|(name, _)| name)
         .collect();
