@@ -188,9 +188,20 @@ fn compare_codes(index: &CatalogIndex, product: &[String], offer: &[String]) -> 
         let variant = product.iter().find(|p| offer.iter().any(|o| is_variant(p, o)));
         if let Some(code) = variant {
             best = (CodeLevel::Variant, Some(code.clone()));
+        } else if other_schemes(product, offer) {
+            return (CodeLevel::Unknown, None);
         }
     }
     best
+}
+
+/// Whether the two sides number the item in two schemes: only item numbers on one side
+/// (Case Logic `59253`, a retailer's number), only part numbers with letters on the other
+/// (`CDE-72BLUE`). Codes that cannot meet are no evidence against.
+fn other_schemes(product: &[String], offer: &[String]) -> bool {
+    let numeric = |codes: &[String]| codes.iter().all(|c| c.bytes().all(|b| b.is_ascii_digit()));
+    let lettered = |codes: &[String]| codes.iter().all(|c| c.bytes().any(|b| b.is_ascii_alphabetic()));
+    numeric(product) && lettered(offer) || lettered(product) && numeric(offer)
 }
 
 /// `icusb2328` / `icusb2324`, `cmpsu500cxv2` / `cmpsu430cxv2`: codes of one length with a shared
