@@ -66,6 +66,14 @@ impl Evidence {
             (Some(a), Some(b)) if is_sibling(a, b) => (CodeLevel::Sibling, None),
             _ => compare_codes(index, &product.codes, &offer.codes),
         };
+        // A family or spec code in both titles (`dms59`, `ieee1394`) while the part numbers
+        // themselves differ says less than a shared part number.
+        let code = match code {
+            CodeLevel::RareExact if disowned(product.mpn.as_deref(), offer.mpn.as_deref(), shared_code.as_deref()) => {
+                CodeLevel::CommonExact
+            }
+            code => code,
+        };
         Evidence {
             gtin: agreement(product.gtin.as_ref(), offer.gtin.as_ref(), |a, b| a == b),
             code,
@@ -148,7 +156,7 @@ impl Weights {
                 vec![0.0, -2.5, 0.0],
                 vec![0.0, -3.0, 0.0],
                 vec![0.0, -1.5, 0.0],
-                vec![0.0, -2.0, 0.0],
+                vec![0.0, -4.0, 0.0],
                 vec![0.0, -1.5],
             ],
         }
@@ -193,6 +201,21 @@ fn compare_codes(index: &CatalogIndex, product: &[String], offer: &[String]) -> 
         }
     }
     best
+}
+
+/// Whether a code both titles share is neither side's part number while the two part numbers
+/// (same scheme) are unrelated: `DMSVGAVGA1` / `DMSDVIDVI1` sharing `dms59`.
+fn disowned(a: Option<&str>, b: Option<&str>, shared: Option<&str>) -> bool {
+    match (a, b, shared) {
+        (Some(a), Some(b), Some(shared)) => {
+            a != shared
+                && b != shared
+                && a != b
+                && !is_variant(a, b)
+                && !other_schemes(&[a.to_string()], &[b.to_string()])
+        }
+        _ => false,
+    }
 }
 
 /// Whether the two sides number the item in two schemes: only item numbers on one side
