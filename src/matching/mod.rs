@@ -424,4 +424,39 @@ mod tests {
         let transcend = links.iter().find(|l| l.offer == 0).unwrap();
         assert_eq!(transcend.evidence.brand, Agreement::Conflict);
     }
+
+    #[test]
+    fn part_numbers_in_two_numbering_schemes_are_no_evidence_against() {
+        let catalog = [product("c1", "Case Logic 72 Capacity Heavy Duty CD Wallet", "Case Logic", "59253", "")];
+        let offer =
+            product("o1", "Case Logic CDE-72 72 Capacity Heavy Duty CD Wallet Blue", "Case Logic", "CDE-72BLUE", "");
+        let (evidence, _, auto) = judged(&catalog, &offer, 0);
+        assert_eq!(evidence.code, CodeLevel::Unknown);
+        assert!(auto, "{evidence:?}");
+        let lettered = product("o1", "Case Logic 72 Capacity Heavy Duty CD Wallet", "Case Logic", "BNB-208", "");
+        let catalog = [ProductText { mpn: "CDW-72".into(), ..catalog[0].clone() }];
+        assert_eq!(judged(&catalog, &lettered, 0).0.code, CodeLevel::Conflict, "one scheme: a real conflict");
+    }
+
+    #[test]
+    fn a_shared_title_code_that_is_neither_part_number_is_a_common_code() {
+        let catalog =
+            [product("c1", "StarTech LFH 59 Male to Dual Female VGA DMS 59 Cable", "StarTech", "DMSVGAVGA1", "")];
+        let offer = product("o1", "StarTech LFH 59 Male to Dual Female DVI DMS 59 Cable", "StarTech", "DMSDVIDVI1", "");
+        let (evidence, _, auto) = judged(&catalog, &offer, 0);
+        assert_eq!(evidence.code, CodeLevel::CommonExact, "{evidence:?}");
+        assert!(!auto);
+        let same = ProductText { mpn: "DMSVGAVGA1".into(), ..offer };
+        assert_eq!(judged(&catalog, &same, 0).0.code, CodeLevel::RareExact);
+    }
+
+    #[test]
+    fn part_numbers_that_differ_only_in_zeros_are_variants() {
+        let catalog = [product("c1", "Razer Pro Click Mobile Notebook Mouse Pink", "Razer", "RP01-050106R1M1", "")];
+        let offer =
+            product("o1", "Razer Pro Click Mobile Notebook Mouse Sugar Pink", "Razer", "RP01-00050106-R1M1", "");
+        assert_eq!(judged(&catalog, &offer, 0).0.code, CodeLevel::Variant);
+        let other = product("o1", "Razer Pro Click Mobile Notebook Mouse Pink", "Razer", "RP01-050107R1M1", "");
+        assert_ne!(judged(&catalog, &other, 0).0.code, CodeLevel::Variant);
+    }
 }

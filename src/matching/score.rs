@@ -249,10 +249,17 @@ fn compare_measures(a: &[(Measure, u64)], b: &[(Measure, u64)]) -> Agreement {
 }
 
 /// `s82abcp` / `hons82abcp` (a vendor prefix), `lapst110` / `lapst110black` (a suffix): one code
-/// contains the other and the shorter still has 5 characters.
+/// contains the other and the shorter still has 5 characters; or the two differ only in zeros
+/// and the shorter has 6.
 fn is_variant(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    short.len() >= 5 && long.contains(short)
+    short.len() >= 5 && long.contains(short) || short.len() >= 6 && same_but_zeros(a, b)
+}
+
+/// `rp01050106r1m1` / `rp0100050106r1m1`, `oczssdpx1rvd110` / `oczssdpx1rvd0110`: one code
+/// with zeros written out or left off.
+fn same_but_zeros(a: &str, b: &str) -> bool {
+    a.len() != b.len() && a.bytes().filter(|&c| c != b'0').eq(b.bytes().filter(|&c| c != b'0'))
 }
 
 /// The share of the shorter title's IDF mass that the other title also has: catalog titles are
