@@ -66,6 +66,14 @@ impl Evidence {
             (Some(a), Some(b)) if is_sibling(a, b) => (CodeLevel::Sibling, None),
             _ => compare_codes(index, &product.codes, &offer.codes),
         };
+        // A family or spec code in both titles (`dms59`, `ieee1394`) while the part numbers
+        // themselves differ says less than a shared part number.
+        let code = match code {
+            CodeLevel::RareExact if disowned(product.mpn.as_deref(), offer.mpn.as_deref(), shared_code.as_deref()) => {
+                CodeLevel::CommonExact
+            }
+            code => code,
+        };
         Evidence {
             gtin: agreement(product.gtin.as_ref(), offer.gtin.as_ref(), |a, b| a == b),
             code,
@@ -148,7 +156,7 @@ impl Weights {
                 vec![0.0, -2.5, 0.0],
                 vec![0.0, -3.0, 0.0],
                 vec![0.0, -1.5, 0.0],
-                vec![0.0, -2.0, 0.0],
+                vec![0.0, -4.0, 0.0],
                 vec![0.0, -1.5],
             ],
         }
@@ -188,9 +196,35 @@ fn compare_codes(index: &CatalogIndex, product: &[String], offer: &[String]) -> 
         let variant = product.iter().find(|p| offer.iter().any(|o| is_variant(p, o)));
         if let Some(code) = variant {
             best = (CodeLevel::Variant, Some(code.clone()));
+        } else if other_schemes(product, offer) {
+            return (CodeLevel::Unknown, None);
         }
     }
     best
+}
+
+/// Whether a code both titles share is neither side's part number while the two part numbers
+/// (same scheme) are unrelated: `DMSVGAVGA1` / `DMSDVIDVI1` sharing `dms59`.
+fn disowned(a: Option<&str>, b: Option<&str>, shared: Option<&str>) -> bool {
+    match (a, b, shared) {
+        (Some(a), Some(b), Some(shared)) => {
+            a != shared
+                && b != shared
+                && a != b
+                && !is_variant(a, b)
+                && !other_schemes(&[a.to_string()], &[b.to_string()])
+        }
+        _ => false,
+    }
+}
+
+/// Whether the two sides number the item in two schemes: only item numbers on one side
+/// (Case Logic `59253`, a retailer's number), only part numbers with letters on the other
+/// (`CDE-72BLUE`). Codes that cannot meet are no evidence against.
+fn other_schemes(product: &[String], offer: &[String]) -> bool {
+    let numeric = |codes: &[String]| codes.iter().all(|c| c.bytes().all(|b| b.is_ascii_digit()));
+    let lettered = |codes: &[String]| codes.iter().all(|c| c.bytes().any(|b| b.is_ascii_alphabetic()));
+    numeric(product) && lettered(offer) || lettered(product) && numeric(offer)
 }
 
 /// `icusb2328` / `icusb2324`, `cmpsu500cxv2` / `cmpsu430cxv2`: codes of one length with a shared
@@ -215,10 +249,17 @@ fn compare_measures(a: &[(Measure, u64)], b: &[(Measure, u64)]) -> Agreement {
 }
 
 /// `s82abcp` / `hons82abcp` (a vendor prefix), `lapst110` / `lapst110black` (a suffix): one code
-/// contains the other and the shorter still has 5 characters.
+/// contains the other and the shorter still has 5 characters; or the two differ only in zeros
+/// and the shorter has 6.
 fn is_variant(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    short.len() >= 5 && long.contains(short)
+    short.len() >= 5 && long.contains(short) || short.len() >= 6 && same_but_zeros(a, b)
+}
+
+/// `rp01050106r1m1` / `rp0100050106r1m1`, `oczssdpx1rvd110` / `oczssdpx1rvd0110`: one code
+/// with zeros written out or left off.
+fn same_but_zeros(a: &str, b: &str) -> bool {
+    a.len() != b.len() && a.bytes().filter(|&c| c != b'0').eq(b.bytes().filter(|&c| c != b'0'))
 }
 
 /// The share of the shorter title's IDF mass that the other title also has: catalog titles are
