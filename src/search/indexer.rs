@@ -27,8 +27,11 @@ use crate::store::{CatalogRows, DocumentOffer, OfferRows, Store, StoreError};
 /// The `sync_runs`/`sync_control` source of index runs.
 pub const INDEX_SOURCE: &str = "index";
 
-/// Outbox entries per batch, and documents per page of a rebuild.
+/// Outbox entries per batch, and catalog products per page of a rebuild.
 const BATCH: u32 = 2_000;
+
+/// Distributor products per page of a rebuild: large pages keep the store's round trips few.
+const PAGE: u32 = 10_000;
 
 /// The catalog table and its roles; without one, only distributor products are indexed.
 #[derive(Clone, Copy)]
@@ -93,6 +96,10 @@ impl Tally {
                 DocumentChange::Delete { .. } => self.deleted += 1,
             }
         }
+        self.refused(run, applied);
+    }
+
+    fn refused(&mut self, run: &RunRecord, applied: ApplyReport) {
         self.errors.extend(applied.failed.into_iter().map(|f| refused(run, f.id, &f.reason)));
     }
 }
@@ -240,13 +247,16 @@ impl Job<'_> {
                 self.write_rebuild(&mut *rebuild, changes).await?;
             }
         }
-        let mut after = None;
-        loop {
-            let page = self.store.document_offers(&OfferRows::UnlinkedAfter { after, limit: BATCH }).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
+        // The next page is read while the index writes this one.
+        let store = self.store;
+        let page_after =
+            |after| async move { store.document_offers(&OfferRows::UnlinkedAfter { after, limit: PAGE }).await };
+        let mut page = page_after(None).await?;
+        while let Some(last) = page.last() {
             let changes = page.iter().map(|o| offer_change(o, version)).collect();
-            self.write_rebuild(&mut *rebuild, changes).await?;
+            let (next, written) = tokio::join!(page_after(Some(last.id)), self.write_rebuild(&mut *rebuild, changes));
+            written?;
+            page = next?;
         }
         rebuild.finish().await?;
         for chunk in seen.chunks(BATCH as usize) {
@@ -256,20 +266,22 @@ impl Job<'_> {
         Ok(())
     }
 
+    /// A rebuild writes only upserts: what is not in the store is simply not in the new index.
     async fn write_rebuild(
         &mut self,
         rebuild: &mut dyn super::IndexRebuild,
         changes: Vec<DocumentChange>,
     ) -> Result<(), IndexError> {
-        let documents = changes
-            .iter()
+        let documents: Vec<_> = changes
+            .into_iter()
             .filter_map(|c| match c {
-                DocumentChange::Upsert(d) => Some(d.clone()),
+                DocumentChange::Upsert(d) => Some(d),
                 DocumentChange::Delete { .. } => None,
             })
             .collect();
+        self.tally.upserted += documents.len() as u64;
         let applied = rebuild.write(documents).await?;
-        self.tally.add(&self.run, &changes, applied);
+        self.tally.refused(&self.run, applied);
         Ok(())
     }
 }

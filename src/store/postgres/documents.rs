@@ -19,8 +19,13 @@ pub async fn offers(c: &Client, rows: &OfferRows) -> Result<Vec<DocumentOffer>, 
             c.query(&format!("{SELECT} WHERE l.product_id = ANY($1) AND d.active ORDER BY d.id"), &[products]).await
         }
         OfferRows::UnlinkedAfter { after, limit } => {
+            // An anti-join lets the server walk the primary key in order and stop at the limit,
+            // instead of joining every row before it sorts.
             let sql = format!(
-                "{SELECT} WHERE d.active AND l.product_id IS NULL AND ($1::UUID IS NULL OR d.id > $1) ORDER BY d.id LIMIT $2"
+                "{SELECT} WHERE d.active AND ($1::UUID IS NULL OR d.id > $1) AND NOT EXISTS (
+                     SELECT 1 FROM product_matches m
+                      WHERE m.distributor_product_id = d.id AND m.status IN ('auto', 'confirmed'))
+                 ORDER BY d.id LIMIT $2"
             );
             c.query(&sql, &[after, &i64::from(*limit)]).await
         }

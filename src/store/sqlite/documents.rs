@@ -33,7 +33,10 @@ pub fn offers(conn: &Connection, rows: &OfferRows) -> Result<Vec<DocumentOffer>,
         }
         OfferRows::UnlinkedAfter { after, limit } => read(
             &format!(
-                "{SELECT} WHERE d.active = 1 AND l.product_id IS NULL AND (?1 IS NULL OR d.id > ?1) ORDER BY d.id LIMIT ?2"
+                "{SELECT} WHERE d.active = 1 AND (?1 IS NULL OR d.id > ?1) AND NOT EXISTS (
+                     SELECT 1 FROM product_matches m
+                      WHERE m.distributor_product_id = d.id AND m.status IN ('auto', 'confirmed'))
+                 ORDER BY d.id LIMIT ?2"
             ),
             &[after, limit],
         ),
