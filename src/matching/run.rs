@@ -86,20 +86,22 @@ impl Catalog {
 pub async fn run_matching(store: &dyn Store, run: MatchRun<'_>) -> Result<MatchReport, StoreError> {
     let mut record = RunRecord::start(MATCHING_SOURCE);
     store.start_run(&record).await?;
-    match plan_and_match(store, &run, &record).await {
-        Ok((mut commit, report)) => {
-            record.counts = commit.run.counts;
-            record.finish(RunStatus::Succeeded, None);
-            commit.run = record.clone();
-            let counts = store.commit_matching(commit).await?;
-            Ok(MatchReport { counts, seconds: record.elapsed_seconds, ..report })
-        }
-        Err(e) => {
-            record.finish(RunStatus::Failed, Some(e.to_string()));
-            store.fail_run(&record, Vec::new()).await?;
-            Err(e)
-        }
+    let outcome: Result<MatchReport, StoreError> = async {
+        let (mut commit, report) = plan_and_match(store, &run, &record).await?;
+        let mut finished = record.clone();
+        finished.counts = commit.run.counts;
+        finished.finish(RunStatus::Succeeded, None);
+        commit.run = finished.clone();
+        let counts = store.commit_matching(commit).await?;
+        Ok(MatchReport { counts, seconds: finished.elapsed_seconds, ..report })
     }
+    .await;
+    if let Err(e) = &outcome {
+        // The run's writes rolled back with it; its row says why.
+        record.finish(RunStatus::Failed, Some(e.to_string()));
+        store.fail_run(&record, Vec::new()).await?;
+    }
+    outcome
 }
 
 async fn plan_and_match(
