@@ -565,11 +565,7 @@ impl CatalogSync for PgCatalogSync {
             let batch = write_batch(c, prepared, sql, &records, &end.problems, now).await?;
             let deactivated = soft_delete(c, sql, &end.delete, now).await?;
             let run = shared::finished_run(&end.run, self.counts, batch, deactivated);
-            control::finish_run(c, &run).await?;
-            match &end.advance {
-                Some(advance) => control::advance(c, &run, advance).await?,
-                None => control::record_failure(c, &run.source, run.counts.rejected as i64).await?,
-            }
+            control::conclude(c, &run, end.advance.as_ref(), run.counts.rejected as i64).await?;
             Ok(run)
         })
         .await?;

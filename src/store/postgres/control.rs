@@ -105,6 +105,21 @@ pub async fn advance(c: &impl GenericClient, run: &RunRecord, advance: &ControlA
     Ok(())
 }
 
+/// Records the end of a run: a succeeded one moves its source to `advance`; without one, its
+/// `failures` count against the source and nothing moves.
+pub async fn conclude(
+    c: &impl GenericClient,
+    run: &RunRecord,
+    advance: Option<&ControlAdvance>,
+    failures: i64,
+) -> Result<(), StoreError> {
+    finish_run(c, run).await?;
+    match advance {
+        Some(advance) => self::advance(c, run, advance).await,
+        None => record_failure(c, &run.source, failures).await,
+    }
+}
+
 /// Counts a failed run's errors against its source without moving the watermark.
 pub async fn record_failure(c: &impl GenericClient, source: &str, errors: i64) -> Result<(), StoreError> {
     c.execute(

@@ -313,11 +313,7 @@ impl FeedImport for PgFeedImport {
             ..RunCounts::default()
         };
         run.counts = store_side.with_reader_counts(&run.counts);
-        control::finish_run(&self.client, &run).await?;
-        match &end.advance {
-            Some(advance) => control::advance(&self.client, &run, advance).await?,
-            None => control::record_failure(&self.client, &run.source, run.counts.rejected as i64).await?,
-        }
+        control::conclude(&self.client, &run, end.advance.as_ref(), run.counts.rejected as i64).await?;
         self.client.batch_execute("COMMIT").await.map_err(db_err("committing the import"))?;
         tracing::debug!(elapsed = ?started.elapsed(), "committed");
         Ok(run.counts)

@@ -195,12 +195,8 @@ impl Store for PgStore {
         let client = self.client.lock().await;
         let c = &*client;
         in_transaction(c, "committing a finished run", || async {
-            control::finish_run(c, run).await?;
             control::insert_errors(c, &errors).await?;
-            match &advance {
-                Some(advance) => control::advance(c, run, advance).await,
-                None => control::record_failure(c, &run.source, errors.len() as i64).await,
-            }
+            control::conclude(c, run, advance.as_ref(), errors.len() as i64).await
         })
         .await
     }

@@ -349,11 +349,7 @@ impl CatalogSync for SqliteCatalogSync {
                 let batch = write_batch(tx, &sql, &records, &end.problems, &now)?;
                 let deactivated = soft_delete(tx, &sql, &end.delete, &now)?;
                 let run = shared::finished_run(&end.run, synced, batch, deactivated);
-                control::finish_run(tx, &run)?;
-                match &end.advance {
-                    Some(advance) => control::advance(tx, &run, advance)?,
-                    None => control::record_failure(tx, &run.source, run.counts.rejected as i64)?,
-                }
+                control::conclude(tx, &run, end.advance.as_ref(), run.counts.rejected as i64)?;
                 Ok(run.counts)
             })
         })

@@ -95,6 +95,21 @@ pub fn advance(conn: &Connection, run: &RunRecord, advance: &ControlAdvance) -> 
     Ok(())
 }
 
+/// Records the end of a run: a succeeded one moves its source to `advance`; without one, its
+/// `failures` count against the source and nothing moves.
+pub fn conclude(
+    conn: &Connection,
+    run: &RunRecord,
+    advance: Option<&ControlAdvance>,
+    failures: i64,
+) -> Result<(), StoreError> {
+    finish_run(conn, run)?;
+    match advance {
+        Some(advance) => self::advance(conn, run, advance),
+        None => record_failure(conn, &run.source, failures),
+    }
+}
+
 /// Counts a failed run's errors against its source without moving the watermark.
 pub fn record_failure(conn: &Connection, source: &str, errors: i64) -> Result<(), StoreError> {
     let now = ts(crate::control::now_micros());

@@ -255,11 +255,7 @@ impl FeedImport for SqliteFeedImport {
                 ..RunCounts::default()
             };
             run.counts = store_side.with_reader_counts(&run.counts);
-            control::finish_run(c, &run)?;
-            match &end.advance {
-                Some(advance) => control::advance(c, &run, advance)?,
-                None => control::record_failure(c, &run.source, run.counts.rejected as i64)?,
-            }
+            control::conclude(c, &run, end.advance.as_ref(), run.counts.rejected as i64)?;
             c.execute_batch("COMMIT").map_err(db_err("committing the import"))?;
             Ok(run.counts)
         })

@@ -149,12 +149,8 @@ impl Store for SqliteStore {
         let run = run.clone();
         self.with_conn(move |c| {
             let tx = c.transaction().map_err(db_err("starting a transaction"))?;
-            control::finish_run(&tx, &run)?;
             control::insert_errors(&tx, &errors)?;
-            match &advance {
-                Some(advance) => control::advance(&tx, &run, advance)?,
-                None => control::record_failure(&tx, &run.source, errors.len() as i64)?,
-            }
+            control::conclude(&tx, &run, advance.as_ref(), errors.len() as i64)?;
             tx.commit().map_err(db_err("committing a finished run"))
         })
         .await
