@@ -13,6 +13,7 @@ use crate::catalog::catalog_record_id;
 use crate::matching::record::{MatchDecision, MatchFilter, MatchedOffer};
 use crate::matching::{ProductText, Status};
 use crate::product::distributor_product_id;
+use crate::store::CatalogRows;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -128,8 +129,8 @@ async fn decide(settings: &Settings, target: &DecisionArgs, decision: MatchDecis
     let store = settings.open_store().await?;
     if let MatchDecision::Confirm { product: Some(product) } = &decision {
         let (table, _) = catalog(settings, &*store).await?;
-        let known =
-            store.catalog_records(&table).await?.iter().any(|r| r.record.id == *product && r.deleted_at.is_none());
+        let rows = store.catalog_rows(&table, &CatalogRows::Ids(vec![*product])).await?;
+        let known = rows.iter().any(|r| r.deleted_at.is_none());
         if !known {
             return Err(UsageError(format!("--product: no catalog product {product} in table {:?}", table.name)).into());
         }
@@ -204,8 +205,10 @@ async fn list(settings: &Settings, args: &MatchesArgs) -> anyhow::Result<Outcome
         ..MatchFilter::default()
     };
     let matches = store.product_matches(&filter).await?;
-    let products: HashMap<Uuid, ProductText> =
-        store.catalog_records(&catalog_table).await?.iter().map(|r| (r.record.id, roles.product_text(r))).collect();
+    // Only the listed matches' catalog products, not the whole catalog.
+    let ids: Vec<Uuid> = matches.iter().map(|m| m.product_match.product_id).collect();
+    let rows = store.catalog_rows(&catalog_table, &CatalogRows::Ids(ids)).await?;
+    let products: HashMap<Uuid, ProductText> = rows.iter().map(|r| (r.record.id, roles.product_text(r))).collect();
     let missing = ProductText::default();
     let listed: Vec<Listed> =
         matches.iter().map(|m| listed(m, products.get(&m.product_match.product_id).unwrap_or(&missing))).collect();
