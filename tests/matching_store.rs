@@ -29,7 +29,7 @@ backend_tests!(
     a_changed_distributor_product_is_rematched_alone,
     a_new_catalog_product_is_offered_to_the_distributor_products_it_fits,
     a_deleted_catalog_product_loses_its_links,
-    a_deactivated_distributor_product_loses_its_link,
+    a_deactivated_distributor_product_loses_its_link_and_gets_it_back_when_it_returns,
     a_decision_made_while_a_run_was_matching_is_not_overwritten,
     a_person_can_link_a_product_by_hand,
 );
@@ -251,7 +251,7 @@ async fn a_deleted_catalog_product_loses_its_links(t: &TestStore) {
     assert!(!mappings(t).await.contains_key("A1"));
 }
 
-async fn a_deactivated_distributor_product_loses_its_link(t: &TestStore) {
+async fn a_deactivated_distributor_product_loses_its_link_and_gets_it_back_when_it_returns(t: &TestStore) {
     setup(t).await;
     run(t, false).await;
     let without_a1: String =
@@ -263,6 +263,14 @@ async fn a_deactivated_distributor_product_loses_its_link(t: &TestStore) {
     assert!(!matches(t).await.contains_key("A1"));
     assert!(!mappings(t).await.contains_key("A1"));
     assert!(mappings(t).await.contains_key("A2"));
+
+    // Back unchanged: its content hash is the one it was matched at, and still it is matched again.
+    let path = t.feed("acme4.csv", feed("Cordless trim saw 20 volt"));
+    t.import("acme", &path, FeedMode::Full).await;
+    let report = run(t, false).await;
+    assert_eq!(report.offers_examined, 1, "{report:?}");
+    assert_eq!(matches(t).await["A1"].0, "rec2");
+    assert_eq!(mappings(t).await["A1"], catalog_record_id("rec2").to_string());
 }
 
 async fn a_decision_made_while_a_run_was_matching_is_not_overwritten(t: &TestStore) {

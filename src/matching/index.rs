@@ -1,7 +1,11 @@
 //! Candidate generation without the cross product: a TF-IDF inverted index over catalog titles
 //! (top-k per offer) joined with an exact index of part-number codes.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
+
+// Millions of short words are hashed per run; SipHash was a third of building the index.
+use foldhash::{HashMap, HashMapExt};
+use std::sync::OnceLock;
 
 use super::text;
 use super::ProductText;
@@ -36,59 +40,99 @@ pub struct Prepared {
     pub price: Option<f64>,
 }
 
-/// Document frequencies of words and codes over both sides, and the catalog's postings.
-pub struct CatalogIndex {
+/// Products tokenized per parallel batch: big enough to keep both cores busy, small enough that
+/// a million offers' words are never held at once.
+const TOKEN_BATCH: usize = 20_000;
+
+/// Document frequencies of words and codes over both sides, and the catalog's postings. A catalog
+/// row is fully prepared only when it first comes up as a candidate: an incremental run with a few
+/// offers compares them with a few thousand rows, not the whole catalog.
+pub struct CatalogIndex<'a> {
+    texts: &'a [ProductText],
     vocabulary: HashMap<String, u32>,
     idf: Vec<f32>,
     code_df: HashMap<String, u32>,
     postings: Vec<Vec<(u32, f32)>>,
     codes: HashMap<String, Vec<u32>>,
     gtins: HashMap<String, Vec<u32>>,
-    pub catalog: Vec<Prepared>,
+    prepared: Vec<OnceLock<Prepared>>,
 }
 
-impl CatalogIndex {
+/// What posting a product takes: its distinct words, its codes and its GTIN.
+struct Tokens {
+    words: Vec<String>,
+    codes: HashSet<String>,
+    gtin: Option<String>,
+}
+
+impl Tokens {
+    fn of(p: &ProductText) -> Tokens {
+        let mut words = text::words(&p.full_title());
+        words.sort_unstable();
+        words.dedup();
+        Tokens { words, codes: text::codes(&p.title, &p.mpn), gtin: gtin_key(&p.gtin) }
+    }
+}
+
+/// Words and codes counted over both tables, word ids given in the order words are first seen.
+#[derive(Default)]
+struct Frequencies {
+    vocabulary: HashMap<String, u32>,
+    df: Vec<u32>,
+    code_df: HashMap<String, u32>,
+}
+
+impl Frequencies {
+    /// Counts `products`, tokenized on every core, handing each one's tokens (words as ids) to `seen`.
+    fn count(&mut self, products: &[ProductText], mut seen: impl FnMut(Vec<u32>, Tokens)) {
+        for batch in products.chunks(TOKEN_BATCH) {
+            for mut tokens in super::in_parallel(batch, |_, p| Tokens::of(p)) {
+                let ids = std::mem::take(&mut tokens.words).into_iter().map(|w| self.intern(w)).collect();
+                for code in &tokens.codes {
+                    *self.code_df.entry(code.clone()).or_default() += 1;
+                }
+                seen(ids, tokens);
+            }
+        }
+    }
+
+    fn intern(&mut self, word: String) -> u32 {
+        let next = self.vocabulary.len() as u32;
+        let id = *self.vocabulary.entry(word).or_insert_with(|| {
+            self.df.push(0);
+            next
+        });
+        self.df[id as usize] += 1;
+        id
+    }
+}
+
+impl<'a> CatalogIndex<'a> {
     /// Indexes `catalog`; `offers` only contribute to document frequencies, so that a word or a
     /// code common in either table counts as common.
-    pub fn build(catalog: &[ProductText], offers: &[ProductText]) -> CatalogIndex {
-        let mut vocabulary: HashMap<String, u32> = HashMap::new();
-        let mut df: Vec<u32> = Vec::new();
-        let mut code_df: HashMap<String, u32> = HashMap::new();
-        for p in catalog.iter().chain(offers) {
-            let mut seen: Vec<u32> =
-                text::words(&p.full_title()).into_iter().map(|w| intern(&mut vocabulary, &mut df, w)).collect();
-            seen.sort_unstable();
-            seen.dedup();
-            seen.iter().for_each(|&id| df[id as usize] += 1);
-            for code in text::codes(&p.title, &p.mpn) {
-                *code_df.entry(code).or_default() += 1;
-            }
-        }
+    pub fn build(catalog: &'a [ProductText], offers: &[ProductText]) -> CatalogIndex<'a> {
+        let mut frequencies = Frequencies::default();
+        let mut rows: Vec<(Vec<u32>, Tokens)> = Vec::with_capacity(catalog.len());
+        frequencies.count(catalog, |ids, tokens| rows.push((ids, tokens)));
+        frequencies.count(offers, |_, _| ());
         let docs = (catalog.len() + offers.len()) as f32;
-        let idf = df.iter().map(|&d| (docs / (1.0 + d as f32)).ln().max(0.0)).collect();
+        let Frequencies { vocabulary, df, code_df } = frequencies;
         let mut index = CatalogIndex {
+            texts: catalog,
             vocabulary,
-            idf,
+            idf: df.iter().map(|&d| (docs / (1.0 + d as f32)).ln().max(0.0)).collect(),
             code_df,
-            postings: Vec::new(),
+            postings: vec![Vec::new(); df.len()],
             codes: HashMap::new(),
             gtins: HashMap::new(),
-            catalog: Vec::new(),
+            prepared: (0..catalog.len()).map(|_| OnceLock::new()).collect(),
         };
-        index.catalog = catalog.iter().map(|p| index.prepare(p)).collect();
-        index.postings = vec![Vec::new(); index.idf.len()];
-        let common = ((catalog.len() as f64 * COMMON_WORD_SHARE) as usize).clamp(50, MAX_POSTINGS);
-        for (row, p) in index.catalog.iter().enumerate() {
-            for &(word, weight) in &p.words {
-                index.postings[word as usize].push((row as u32, weight));
-            }
-            for code in &p.codes {
-                index.codes.entry(code.clone()).or_default().push(row as u32);
-            }
-            if let Some(gtin) = &p.gtin {
-                index.gtins.entry(gtin.clone()).or_default().push(row as u32);
-            }
+        // Weighing needs every frequency, so it is a second parallel pass; posting stays in order.
+        let weighted = super::in_parallel(&rows, |_, (ids, _)| index.weighted(ids.clone()));
+        for (row, (words, (_, tokens))) in weighted.into_iter().zip(rows).enumerate() {
+            index.post(row as u32, words, tokens);
         }
+        let common = ((catalog.len() as f64 * COMMON_WORD_SHARE) as usize).clamp(50, MAX_POSTINGS);
         for list in index.postings.iter_mut().filter(|l| l.len() > common) {
             list.clear();
         }
@@ -96,22 +140,46 @@ impl CatalogIndex {
         index
     }
 
-    /// Words, codes and keys of one product, weighted with this index's frequencies.
-    pub fn prepare(&self, p: &ProductText) -> Prepared {
-        let mut ids: Vec<u32> =
-            text::words(&p.full_title()).iter().filter_map(|w| self.vocabulary.get(w).copied()).collect();
+    /// Adds a catalog row to the postings, its words weighted as `prepare` weighs them.
+    fn post(&mut self, row: u32, words: Vec<(u32, f32)>, tokens: Tokens) {
+        for (word, weight) in words {
+            self.postings[word as usize].push((row, weight));
+        }
+        for code in tokens.codes {
+            if self.code_frequency(&code) <= COMMON_CODE {
+                self.codes.entry(code).or_default().push(row);
+            }
+        }
+        if let Some(gtin) = tokens.gtin {
+            self.gtins.entry(gtin).or_default().push(row);
+        }
+    }
+
+    /// A catalog row prepared for comparison (once, on first use).
+    pub fn row(&self, row: usize) -> &Prepared {
+        self.prepared[row].get_or_init(|| self.prepare(&self.texts[row]))
+    }
+
+    /// Distinct word ids, L2-normalized TF-IDF weighted.
+    fn weighted(&self, mut ids: Vec<u32>) -> Vec<(u32, f32)> {
         ids.sort_unstable();
         ids.dedup();
         let norm = ids.iter().map(|&i| self.idf[i as usize].powi(2)).sum::<f32>().sqrt().max(1e-6);
+        ids.into_iter().map(|i| (i, self.idf[i as usize] / norm)).collect()
+    }
+
+    /// Words, codes and keys of one product, weighted with this index's frequencies.
+    pub fn prepare(&self, p: &ProductText) -> Prepared {
+        let ids = text::words(&p.full_title()).iter().filter_map(|w| self.vocabulary.get(w).copied()).collect();
         let mut codes: Vec<String> =
             text::codes(&p.title, &p.mpn).into_iter().filter(|c| self.code_frequency(c) <= COMMON_CODE).collect();
         codes.sort();
         Prepared {
-            words: ids.into_iter().map(|i| (i, self.idf[i as usize] / norm)).collect(),
+            words: self.weighted(ids),
             codes,
             mpn: text::mpn_key(&p.mpn),
             brand: text::brand_key(&p.brand),
-            gtin: crate::gtin::Gtin14::parse(&p.gtin).ok().map(|g| g.into_string()),
+            gtin: gtin_key(&p.gtin),
             // "SDVD7027BL-2PK": the pack count may sit in the part number only.
             pack: text::pack_count(&format!("{} {}", p.title, p.mpn)),
             measures: text::measures(&p.title),
@@ -156,10 +224,7 @@ impl CatalogIndex {
     }
 }
 
-fn intern(vocabulary: &mut HashMap<String, u32>, df: &mut Vec<u32>, word: String) -> u32 {
-    let next = vocabulary.len() as u32;
-    *vocabulary.entry(word).or_insert_with(|| {
-        df.push(0);
-        next
-    })
+/// A GTIN as the index keys it (GTIN-14), if it is a valid one.
+fn gtin_key(gtin: &str) -> Option<String> {
+    crate::gtin::Gtin14::parse(gtin).ok().map(|g| g.into_string())
 }

@@ -116,6 +116,16 @@ impl Status {
     pub fn parse(s: &str) -> Option<Status> {
         [Status::Auto, Status::Review, Status::Confirmed, Status::Rejected].into_iter().find(|m| m.as_str() == s)
     }
+
+    /// Confirmed and rejected rows are a person's decisions: a rematch never changes them.
+    pub fn is_decided(self) -> bool {
+        matches!(self, Status::Confirmed | Status::Rejected)
+    }
+
+    /// Whether the link stands (is in `id_mappings` and shown to customers).
+    pub fn is_link(self) -> bool {
+        matches!(self, Status::Auto | Status::Confirmed)
+    }
 }
 
 /// A proposed link of `offers[offer]` to `catalog[product]`.
@@ -161,7 +171,7 @@ pub fn match_offers(
 ) -> Vec<Link> {
     let index = CatalogIndex::build(catalog, offers);
     let weights = if options.estimate_weights {
-        let patterns = per_offer(offers, |_, offer| {
+        let patterns = in_parallel(offers, |_, offer| {
             let mut patterns = em::Patterns::default();
             candidates(&index, offer, options).for_each(|(_, evidence)| patterns.add(&evidence));
             patterns
@@ -170,7 +180,7 @@ pub fn match_offers(
     } else {
         Weights::hand()
     };
-    let scored = per_offer(offers, |i, offer| {
+    let scored = in_parallel(offers, |i, offer| {
         let scored = score_offer(&index, i, offer, options, &weights, &hints.rejected);
         if let Some(progress) = hints.progress {
             progress.fetch_add(1, Ordering::Relaxed);
@@ -193,21 +203,21 @@ pub fn offers_near(
     }
     let index = CatalogIndex::build(catalog, offers);
     let weights = Weights::hand();
-    let near = per_offer(offers, |_, offer| {
+    let near = in_parallel(offers, |_, offer| {
         candidates(&index, offer, options)
             .any(|(row, evidence)| changed.contains(&row) && score::score(evidence.weight(&weights)) >= options.review)
     });
     near.into_iter().enumerate().filter_map(|(i, near)| near.then_some(i)).collect()
 }
 
-/// `f(offer number, offer)` for every offer: offers are independent given the read-only index,
-/// so one chunk runs per core.
-fn per_offer<T: Send>(offers: &[ProductText], f: impl Fn(usize, &ProductText) -> T + Sync) -> Vec<T> {
+/// `f(number, item)` for every item, one chunk per core: offers (and products being tokenized) are
+/// independent of each other given read-only state.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = offers.len().div_ceil(threads).max(1);
+    let chunk = items.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         let f = &f;
-        let workers: Vec<_> = offers
+        let workers: Vec<_> = items
             .chunks(chunk)
             .enumerate()
             .map(|(c, part)| {
@@ -220,13 +230,13 @@ fn per_offer<T: Send>(offers: &[ProductText], f: impl Fn(usize, &ProductText) ->
 
 /// The catalog rows worth comparing with an offer, with the evidence of each comparison.
 fn candidates<'a>(
-    index: &'a CatalogIndex,
+    index: &'a CatalogIndex<'a>,
     text: &ProductText,
     options: &MatchOptions,
 ) -> impl Iterator<Item = (usize, Evidence)> + 'a {
     let prepared = index.prepare(text);
     let rows = index.candidates(&prepared, options.candidates);
-    rows.into_iter().map(move |row| (row as usize, Evidence::compare(index, &index.catalog[row as usize], &prepared)))
+    rows.into_iter().map(move |row| (row as usize, Evidence::compare(index, index.row(row as usize), &prepared)))
 }
 
 fn score_offer(
@@ -338,7 +348,7 @@ mod tests {
     /// The evidence of an offer against one catalog row, and whether the offer was linked unseen.
     fn judged(catalog: &[ProductText], offer: &ProductText, row: usize) -> (Evidence, f64, bool) {
         let index = CatalogIndex::build(catalog, std::slice::from_ref(offer));
-        let evidence = Evidence::compare(&index, &index.catalog[row], &index.prepare(offer));
+        let evidence = Evidence::compare(&index, index.row(row), &index.prepare(offer));
         let links = match_feed(catalog, std::slice::from_ref(offer), &MatchOptions::default());
         let weight = evidence.weight(&Weights::hand());
         (evidence, weight, links.iter().any(|l| l.status == Status::Auto))

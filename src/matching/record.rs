@@ -34,16 +34,13 @@ pub struct ProductMatch {
     pub note: Option<String>,
 }
 
-impl ProductMatch {
-    /// Confirmed and rejected rows are a person's decisions: a rematch never changes them.
-    pub fn is_decided(&self) -> bool {
-        matches!(self.status, Status::Confirmed | Status::Rejected)
-    }
-
-    /// Whether the link stands (is in `id_mappings` and shown to customers).
-    pub fn is_link(&self) -> bool {
-        matches!(self.status, Status::Auto | Status::Confirmed)
-    }
+/// A `product_matches` row reduced to what planning a run needs, read for every row at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchLink {
+    pub distributor_product_id: Uuid,
+    pub distributor: String,
+    pub product_id: Uuid,
+    pub status: Status,
 }
 
 /// An active distributor product as matching reads it.

@@ -14,7 +14,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::aliases::BrandAliases;
-use super::record::{MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, MATCHING_SOURCE};
+use super::record::{
+    MatchFilter, MatchLink, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, MATCHING_SOURCE,
+};
 use super::{match_offers, offers_near, Link, MatchHints, MatchOptions, Method, ProductText, Status};
 use crate::catalog::{CatalogRoles, CatalogTable, StoredCatalogRecord};
 use crate::control::{now_micros, ControlAdvance, RunCounts, RunRecord, RunStatus};
@@ -109,11 +111,13 @@ async fn plan_and_match(
     run: &MatchRun<'_>,
     record: &RunRecord,
 ) -> Result<(MatchingCommit, MatchReport), StoreError> {
-    let existing = store.product_matches(&MatchFilter { active_only: true, ..MatchFilter::default() }).await?;
+    let confirmed = MatchFilter { status: Some(Status::Confirmed), active_only: true, ..MatchFilter::default() };
+    let confirmed = store.product_matches(&confirmed).await?;
     let records = store.catalog_records(run.table).await?;
     let mut aliases = run.aliases.clone();
-    learn_aliases(&mut aliases, &existing, &records, run.roles);
+    learn_aliases(&mut aliases, &confirmed, &records, run.roles);
     let catalog = Catalog::read(&records, run.roles, &aliases);
+    drop(records);
     let before: HashMap<Uuid, String> = store.matched_catalog().await?.into_iter().collect();
     let changed: HashSet<usize> =
         (0..catalog.ids.len()).filter(|&i| before.get(&catalog.ids[i]) != Some(&catalog.hashes[i])).collect();
@@ -122,14 +126,15 @@ async fn plan_and_match(
     let mut offers = store.matchable_offers(!run.full && !catalog_moved).await?;
     offers.sort_by(|a, b| (&a.distributor, &a.sku).cmp(&(&b.distributor, &b.sku)));
     let rejected: HashSet<(Uuid, Uuid)> = store.match_rejections().await?.into_iter().collect();
-    let existing: HashMap<Uuid, MatchedOffer> =
-        existing.into_iter().map(|m| (m.product_match.distributor_product_id, m)).collect();
+    let links: HashMap<Uuid, MatchLink> =
+        store.match_links().await?.into_iter().map(|l| (l.distributor_product_id, l)).collect();
 
-    let selected = select(run, &catalog, &changed, &existing, &offers, &aliases);
+    let selected = select(run, &catalog, &changed, &links, &offers, &aliases);
+    let existing = selected_rows(store, &selected, &links).await?;
     let mut plan = Plan::default();
     for (distributor, group) in by_distributor(&offers, &selected) {
-        let links = match_group(run, &catalog, &existing, &rejected, &aliases, distributor, &group);
-        plan.add(&catalog, &existing, distributor, &group, links);
+        let found = match_group(run, &catalog, &links, &rejected, &aliases, distributor, &group);
+        plan.add(&catalog, &existing, distributor, &group, found);
     }
     // Decided rows stay as they are, but their products count as examined at this content.
     let examined = offers
@@ -179,15 +184,11 @@ async fn plan_and_match(
 /// Brands people confirmed as the same (the offer's brand and its catalog product's) become aliases.
 fn learn_aliases(
     aliases: &mut BrandAliases,
-    existing: &[MatchedOffer],
+    confirmed: &[MatchedOffer],
     records: &[StoredCatalogRecord],
     roles: &CatalogRoles,
 ) {
-    let confirmed: HashMap<Uuid, &MatchedOffer> = existing
-        .iter()
-        .filter(|m| m.product_match.status == Status::Confirmed)
-        .map(|m| (m.product_match.product_id, m))
-        .collect();
+    let confirmed: HashMap<Uuid, &MatchedOffer> = confirmed.iter().map(|m| (m.product_match.product_id, m)).collect();
     for record in records.iter().filter(|r| confirmed.contains_key(&r.record.id)) {
         let offer = &confirmed[&record.record.id].offer;
         if let Some(brand) = offer.brand.as_deref() {
@@ -201,12 +202,12 @@ fn select(
     run: &MatchRun<'_>,
     catalog: &Catalog,
     changed: &HashSet<usize>,
-    existing: &HashMap<Uuid, MatchedOffer>,
+    links: &HashMap<Uuid, MatchLink>,
     offers: &[MatchableOffer],
     aliases: &BrandAliases,
 ) -> HashSet<Uuid> {
     let undecided: Vec<&MatchableOffer> =
-        offers.iter().filter(|o| !existing.get(&o.id).is_some_and(|m| m.product_match.is_decided())).collect();
+        offers.iter().filter(|o| !links.get(&o.id).is_some_and(|l| l.status.is_decided())).collect();
     if run.full {
         return undecided.iter().map(|o| o.id).collect();
     }
@@ -214,8 +215,7 @@ fn select(
     let mut selected: HashSet<Uuid> = undecided
         .iter()
         .filter(|o| {
-            o.matched_hash.as_ref() != Some(&o.content_hash)
-                || existing.get(&o.id).is_some_and(|m| moved(&m.product_match.product_id))
+            o.matched_hash.as_ref() != Some(&o.content_hash) || links.get(&o.id).is_some_and(|l| moved(&l.product_id))
         })
         .map(|o| o.id)
         .collect();
@@ -228,6 +228,23 @@ fn select(
         selected.insert(rest[i].id);
     }
     selected
+}
+
+/// The `product_matches` rows of the selected distributor products: read by id when they are few
+/// (an incremental run), else all at once.
+async fn selected_rows(
+    store: &dyn Store,
+    selected: &HashSet<Uuid>,
+    links: &HashMap<Uuid, MatchLink>,
+) -> Result<HashMap<Uuid, ProductMatch>, StoreError> {
+    let ids: Vec<Uuid> = selected.iter().filter(|id| links.contains_key(id)).copied().collect();
+    let filter = if ids.len() * 4 < links.len() {
+        MatchFilter { ids: Some(ids), ..MatchFilter::default() }
+    } else {
+        MatchFilter { active_only: true, ..MatchFilter::default() }
+    };
+    let rows = store.product_matches(&filter).await?.into_iter().map(|m| m.product_match);
+    Ok(rows.filter(|m| selected.contains(&m.distributor_product_id)).map(|m| (m.distributor_product_id, m)).collect())
 }
 
 /// The selected offers of each distributor, in offer order.
@@ -262,17 +279,17 @@ fn offer_text(offer: &MatchableOffer, aliases: &BrandAliases) -> ProductText {
 fn match_group(
     run: &MatchRun<'_>,
     catalog: &Catalog,
-    existing: &HashMap<Uuid, MatchedOffer>,
+    links: &HashMap<Uuid, MatchLink>,
     rejected: &HashSet<(Uuid, Uuid)>,
     aliases: &BrandAliases,
     distributor: &str,
     group: &[&MatchableOffer],
 ) -> Vec<Link> {
     let in_group: HashSet<Uuid> = group.iter().map(|o| o.id).collect();
-    let taken = existing
+    let taken = links
         .values()
-        .filter(|m| m.offer.distributor == distributor && m.product_match.is_link() && !in_group.contains(&m.offer.id))
-        .filter_map(|m| catalog.row.get(&m.product_match.product_id).copied())
+        .filter(|l| l.distributor == distributor && l.status.is_link() && !in_group.contains(&l.distributor_product_id))
+        .filter_map(|l| catalog.row.get(&l.product_id).copied())
         .collect();
     let rejected = group
         .iter()
@@ -304,7 +321,7 @@ impl Plan {
     fn add(
         &mut self,
         catalog: &Catalog,
-        existing: &HashMap<Uuid, MatchedOffer>,
+        existing: &HashMap<Uuid, ProductMatch>,
         distributor: &str,
         group: &[&MatchableOffer],
         links: Vec<Link>,
@@ -312,7 +329,7 @@ impl Plan {
         let mut linked: HashMap<usize, Link> = links.into_iter().map(|l| (l.offer, l)).collect();
         let now = now_micros();
         for (i, offer) in group.iter().enumerate() {
-            let before = existing.get(&offer.id).map(|m| &m.product_match);
+            let before = existing.get(&offer.id);
             let Some(link) = linked.remove(&i) else {
                 if before.is_some() {
                     self.unlinked.push(offer.id);

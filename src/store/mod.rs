@@ -19,13 +19,13 @@ use uuid::Uuid;
 
 use crate::catalog::{CatalogLink, CatalogRecord, CatalogTable, StoredCatalogRecord};
 use crate::control::{ControlAdvance, OutboxEntry, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
-use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
+use crate::matching::record::{MatchDecision, MatchFilter, MatchLink, MatchableOffer, MatchedOffer, MatchingCommit};
 use crate::product::DistributorProduct;
 
 pub use url::redact_url;
 
 /// Schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +186,9 @@ pub trait Store: Send + Sync {
 
     /// `product_matches` rows with their distributor products, best score first (ties by id).
     async fn product_matches(&self, filter: &MatchFilter) -> Result<Vec<MatchedOffer>, StoreError>;
+
+    /// Every `product_matches` row of an active distributor product, reduced to its link.
+    async fn match_links(&self) -> Result<Vec<MatchLink>, StoreError>;
 
     /// Every (distributor product, catalog product) pair a person rejected.
     async fn match_rejections(&self) -> Result<Vec<(Uuid, Uuid)>, StoreError>;

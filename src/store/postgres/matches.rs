@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{control, db_err, in_transaction, outbox};
 use crate::control::{now_micros, OutboxEntity, RunCounts};
 use crate::matching::record::{
-    MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, CATALOG_SYSTEM,
+    MatchDecision, MatchFilter, MatchLink, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, CATALOG_SYSTEM,
 };
 use crate::matching::{Method, Status};
 use crate::store::matches::UNDECIDED;
@@ -18,19 +18,18 @@ use crate::store::StoreError;
 /// Rows per `unnest` statement.
 const CHUNK: usize = 10_000;
 
+/// Distributor products gone inactive since they were matched (a matched product always has a
+/// matched hash, and pruning clears it), read from the partial index `distributor_products_inactive`.
+const NEWLY_INACTIVE: &str = "SELECT id FROM distributor_products WHERE NOT active AND matched_hash IS NOT NULL";
+
 const OFFER_COLUMNS: &str =
-    "d.id, d.distributor, d.sku, d.gtin, d.mpn, d.brand, d.title, d.price::FLOAT8, d.content_hash, s.content_hash";
+    "d.id, d.distributor, d.sku, d.gtin, d.mpn, d.brand, d.title, d.price::FLOAT8, d.content_hash, d.matched_hash";
 
 pub async fn matchable_offers(c: &Client, only_changed: bool) -> Result<Vec<MatchableOffer>, StoreError> {
+    // Spelled as the partial index `distributor_products_unmatched` is, so that the planner uses it.
+    let changed = if only_changed { "AND d.matched_hash IS DISTINCT FROM d.content_hash" } else { "" };
     let rows = c
-        .query(
-            &format!(
-                "SELECT {OFFER_COLUMNS}
-                   FROM distributor_products d LEFT JOIN match_offer_state s ON s.distributor_product_id = d.id
-                  WHERE d.active AND (NOT $1 OR s.content_hash IS NULL OR s.content_hash <> d.content_hash)"
-            ),
-            &[&only_changed],
-        )
+        .query(&format!("SELECT {OFFER_COLUMNS} FROM distributor_products d WHERE d.active {changed}"), &[])
         .await
         .map_err(db_err("reading distributor products to match"))?;
     Ok(rows.iter().map(|r| offer_from_row(r, 0)).collect())
@@ -61,7 +60,6 @@ pub async fn product_matches(c: &Client, filter: &MatchFilter) -> Result<Vec<Mat
                         m.created_at, m.updated_at, m.decided_at, m.note, {OFFER_COLUMNS}
                    FROM product_matches m
                    JOIN distributor_products d ON d.id = m.distributor_product_id
-                   LEFT JOIN match_offer_state s ON s.distributor_product_id = d.id
                   WHERE ($1::TEXT IS NULL OR m.status = $1) AND ($2::TEXT IS NULL OR m.distributor = $2)
                     AND ($3::UUID[] IS NULL OR m.distributor_product_id = ANY($3)) AND (NOT $5 OR d.active)
                   ORDER BY m.score DESC, m.distributor_product_id LIMIT $4"
@@ -73,27 +71,50 @@ pub async fn product_matches(c: &Client, filter: &MatchFilter) -> Result<Vec<Mat
     rows.iter().map(|r| Ok(MatchedOffer { product_match: match_from_row(r)?, offer: offer_from_row(r, 11) })).collect()
 }
 
-fn match_from_row(r: &Row) -> Result<ProductMatch, StoreError> {
-    let unknown = |what: &str, value: String| StoreError::Database {
+/// A column value this build knows, or an error naming it.
+fn known<T>(what: &str, value: String, parse: impl Fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    parse(&value).ok_or_else(|| StoreError::Database {
         context: "reading product_matches".into(),
         reason: format!("unknown {what} {value:?}: written by a newer catsync?"),
         retryable: false,
-    };
-    let method: String = r.get(4);
-    let status: String = r.get(5);
+    })
+}
+
+fn match_from_row(r: &Row) -> Result<ProductMatch, StoreError> {
     Ok(ProductMatch {
         distributor_product_id: r.get(0),
         distributor: r.get(1),
         product_id: r.get(2),
         score: r.get(3),
-        method: Method::parse(&method).ok_or_else(|| unknown("method", method.clone()))?,
-        status: Status::parse(&status).ok_or_else(|| unknown("status", status.clone()))?,
+        method: known("method", r.get(4), Method::parse)?,
+        status: known("status", r.get(5), Status::parse)?,
         evidence: r.get(6),
         created_at: r.get(7),
         updated_at: r.get(8),
         decided_at: r.get(9),
         note: r.get(10),
     })
+}
+
+pub async fn match_links(c: &Client) -> Result<Vec<MatchLink>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT distributor_product_id, distributor, product_id, status FROM product_matches
+              WHERE distributor_product_id NOT IN (SELECT id FROM distributor_products WHERE NOT active)",
+            &[],
+        )
+        .await
+        .map_err(db_err("reading product_matches"))?;
+    rows.iter()
+        .map(|r| {
+            Ok(MatchLink {
+                distributor_product_id: r.get(0),
+                distributor: r.get(1),
+                product_id: r.get(2),
+                status: known("status", r.get(3), Status::parse)?,
+            })
+        })
+        .collect()
 }
 
 pub async fn match_rejections(c: &Client) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
@@ -146,14 +167,12 @@ pub async fn commit_matching(c: &Client, commit: &MatchingCommit) -> Result<RunC
         for chunk in commit.examined.chunks(CHUNK) {
             let (ids, hashes): (Vec<Uuid>, Vec<&str>) = chunk.iter().map(|(id, h)| (*id, h.as_str())).unzip();
             c.execute(
-                "INSERT INTO match_offer_state (distributor_product_id, content_hash, matched_at)
-                 SELECT id, hash, $3 FROM unnest($1::UUID[], $2::TEXT[]) AS t (id, hash)
-                 ON CONFLICT (distributor_product_id) DO UPDATE SET content_hash = excluded.content_hash,
-                                                                    matched_at = excluded.matched_at",
-                &[&ids, &hashes, &now],
+                "UPDATE distributor_products d SET matched_hash = t.hash
+                   FROM unnest($1::UUID[], $2::TEXT[]) AS t (id, hash) WHERE d.id = t.id",
+                &[&ids, &hashes],
             )
             .await
-            .map_err(db_err("writing match_offer_state"))?;
+            .map_err(db_err("writing distributor_products.matched_hash"))?;
         }
         for chunk in commit.catalog_changed.chunks(CHUNK) {
             let (ids, hashes): (Vec<Uuid>, Vec<&str>) = chunk.iter().map(|(id, h)| (*id, h.as_str())).unzip();
@@ -209,10 +228,11 @@ async fn upsert_matches(c: &Client, chunk: &[ProductMatch], now: DateTime<Utc>) 
 /// their matched state, so that a product that comes back is matched afresh. Returns how many rows.
 async fn prune_inactive(c: &Client, now: DateTime<Utc>) -> Result<u64, StoreError> {
     c.execute(
-        "INSERT INTO search_outbox (entity, entity_id, created_at)
-         SELECT 'product', m.product_id, $1 FROM product_matches m
-           JOIN distributor_products d ON d.id = m.distributor_product_id
-          WHERE NOT d.active AND m.status = 'auto'",
+        &format!(
+            "INSERT INTO search_outbox (entity, entity_id, created_at)
+             SELECT 'product', product_id, $1 FROM product_matches
+              WHERE distributor_product_id IN ({NEWLY_INACTIVE}) AND status = 'auto'"
+        ),
         &[&now],
     )
     .await
@@ -220,9 +240,9 @@ async fn prune_inactive(c: &Client, now: DateTime<Utc>) -> Result<u64, StoreErro
     c.execute(
         &format!(
             "DELETE FROM id_mappings i USING product_matches m, distributor_products d
-              WHERE d.id = m.distributor_product_id AND NOT d.active AND m.status = 'auto'
-                AND i.target_system = '{CATALOG_SYSTEM}' AND i.source_system = 'distributor:' || d.distributor
-                AND i.source_id = d.sku"
+              WHERE m.distributor_product_id IN ({NEWLY_INACTIVE}) AND m.status = 'auto'
+                AND d.id = m.distributor_product_id AND i.target_system = '{CATALOG_SYSTEM}'
+                AND i.source_system = 'distributor:' || d.distributor AND i.source_id = d.sku"
         ),
         &[],
     )
@@ -231,19 +251,16 @@ async fn prune_inactive(c: &Client, now: DateTime<Utc>) -> Result<u64, StoreErro
     let pruned = c
         .execute(
             &format!(
-                "DELETE FROM product_matches m USING distributor_products d
-                  WHERE d.id = m.distributor_product_id AND NOT d.active AND m.status IN {UNDECIDED}"
+                "DELETE FROM product_matches
+                  WHERE distributor_product_id IN ({NEWLY_INACTIVE}) AND status IN {UNDECIDED}"
             ),
             &[],
         )
         .await
         .map_err(db_err("removing matches of inactive distributor products"))?;
-    c.execute(
-        "DELETE FROM match_offer_state s USING distributor_products d WHERE d.id = s.distributor_product_id AND NOT d.active",
-        &[],
-    )
-    .await
-    .map_err(db_err("removing match state of inactive distributor products"))?;
+    c.execute(&format!("UPDATE distributor_products SET matched_hash = NULL WHERE id IN ({NEWLY_INACTIVE})"), &[])
+        .await
+        .map_err(db_err("clearing the match state of inactive distributor products"))?;
     Ok(pruned)
 }
 
@@ -317,7 +334,7 @@ pub async fn decide(c: &Client, id: Uuid, decision: &MatchDecision, note: Option
                 c.execute("DELETE FROM product_matches WHERE distributor_product_id = $1", &[&id])
                     .await
                     .map_err(db_err("resetting a match"))?;
-                c.execute("DELETE FROM match_offer_state WHERE distributor_product_id = $1", &[&id])
+                c.execute("UPDATE distributor_products SET matched_hash = NULL WHERE id = $1", &[&id])
                     .await
                     .map_err(db_err("resetting a match"))?;
                 true

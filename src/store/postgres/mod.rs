@@ -32,7 +32,7 @@ use super::{
 };
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
 use crate::control::{ControlAdvance, OutboxEntry, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
-use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
+use crate::matching::record::{MatchDecision, MatchFilter, MatchLink, MatchableOffer, MatchedOffer, MatchingCommit};
 use connect::ImportPath;
 use connect::PgConnect;
 
@@ -266,6 +266,10 @@ impl Store for PgStore {
 
     async fn product_matches(&self, filter: &MatchFilter) -> Result<Vec<MatchedOffer>, StoreError> {
         matches::product_matches(&*self.client.lock().await, filter).await
+    }
+
+    async fn match_links(&self) -> Result<Vec<MatchLink>, StoreError> {
+        matches::match_links(&*self.client.lock().await).await
     }
 
     async fn match_rejections(&self) -> Result<Vec<(Uuid, Uuid)>, StoreError> {

@@ -8,25 +8,27 @@ use super::control::{self, json};
 use super::{db_err, outbox, parse_ts, ts};
 use crate::control::{now_micros, OutboxEntity, RunCounts};
 use crate::matching::record::{
-    MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, CATALOG_SYSTEM,
+    MatchDecision, MatchFilter, MatchLink, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, CATALOG_SYSTEM,
 };
 use crate::matching::{Method, Status};
 use crate::store::matches::{distributor_system, mapping_metadata, UNDECIDED};
 use crate::store::StoreError;
 
+/// Distributor products gone inactive since they were matched (a matched product always has a
+/// matched hash, and pruning clears it), read from the partial index `distributor_products_inactive`.
+const NEWLY_INACTIVE: &str = "SELECT id FROM distributor_products WHERE active = 0 AND matched_hash IS NOT NULL";
+
 const OFFER_COLUMNS: &str =
-    "d.id, d.distributor, d.sku, d.gtin, d.mpn, d.brand, d.title, CAST(d.price AS REAL), d.content_hash, s.content_hash";
+    "d.id, d.distributor, d.sku, d.gtin, d.mpn, d.brand, d.title, CAST(d.price AS REAL), d.content_hash, d.matched_hash";
 
 pub fn matchable_offers(conn: &Connection, only_changed: bool) -> Result<Vec<MatchableOffer>, StoreError> {
+    // Spelled as the partial index `distributor_products_unmatched` is, so that the planner uses it.
+    let changed = if only_changed { "AND d.matched_hash IS NOT d.content_hash" } else { "" };
     let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {OFFER_COLUMNS}
-               FROM distributor_products d LEFT JOIN match_offer_state s ON s.distributor_product_id = d.id
-              WHERE d.active = 1 AND (?1 = 0 OR s.content_hash IS NULL OR s.content_hash <> d.content_hash)"
-        ))
+        .prepare(&format!("SELECT {OFFER_COLUMNS} FROM distributor_products d WHERE d.active = 1 {changed}"))
         .map_err(db_err("reading distributor products to match"))?;
     let rows = stmt
-        .query_map([only_changed], |r| offer_from_row(r, 0))
+        .query_map([], |r| offer_from_row(r, 0))
         .and_then(Iterator::collect)
         .map_err(db_err("reading distributor products to match"))?;
     Ok(rows)
@@ -48,15 +50,16 @@ fn offer_from_row(r: &Row, at: usize) -> rusqlite::Result<MatchableOffer> {
 }
 
 pub fn product_matches(conn: &Connection, filter: &MatchFilter) -> Result<Vec<MatchedOffer>, StoreError> {
+    // Spelled out when given, so that the lookup by id uses the primary key.
+    let by_id = if filter.ids.is_some() { "m.distributor_product_id = ?3" } else { "?3 IS NULL" };
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT m.distributor_product_id, m.distributor, m.product_id, m.score, m.method, m.status, m.evidence,
                     m.created_at, m.updated_at, m.decided_at, m.note, {OFFER_COLUMNS}
                FROM product_matches m
                JOIN distributor_products d ON d.id = m.distributor_product_id
-               LEFT JOIN match_offer_state s ON s.distributor_product_id = d.id
               WHERE (?1 IS NULL OR m.status = ?1) AND (?2 IS NULL OR m.distributor = ?2)
-                AND (?3 IS NULL OR m.distributor_product_id = ?3) AND (?5 = 0 OR d.active = 1)
+                AND {by_id} AND (?5 = 0 OR d.active = 1)
               ORDER BY m.score DESC, m.distributor_product_id LIMIT ?4"
         ))
         .map_err(db_err("reading product_matches"))?;
@@ -98,6 +101,27 @@ fn match_from_row(r: &Row) -> rusqlite::Result<ProductMatch> {
 /// A column value this build knows, or a conversion error naming the column.
 fn known<T>(column: usize, value: Option<T>) -> rusqlite::Result<T> {
     value.ok_or_else(|| rusqlite::Error::InvalidColumnType(column, "unknown value".into(), rusqlite::types::Type::Text))
+}
+
+pub fn match_links(conn: &Connection) -> Result<Vec<MatchLink>, StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT distributor_product_id, distributor, product_id, status FROM product_matches
+              WHERE distributor_product_id NOT IN (SELECT id FROM distributor_products WHERE active = 0)",
+        )
+        .map_err(db_err("reading product_matches"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(MatchLink {
+                distributor_product_id: r.get(0)?,
+                distributor: r.get(1)?,
+                product_id: r.get(2)?,
+                status: known(3, Status::parse(&r.get::<_, String>(3)?))?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(db_err("reading product_matches"))?;
+    Ok(rows)
 }
 
 pub fn match_rejections(conn: &Connection) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
@@ -170,14 +194,10 @@ pub fn commit_matching(conn: &mut Connection, mut commit: MatchingCommit) -> Res
         outbox::record_matched_products(&tx, &touched, &now)?;
         outbox::record(&tx, OutboxEntity::Offer, &touched, &now)?;
         let mut examined = tx
-            .prepare_cached(
-                "INSERT INTO match_offer_state (distributor_product_id, content_hash, matched_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (distributor_product_id) DO UPDATE SET content_hash = excluded.content_hash,
-                                                                    matched_at = excluded.matched_at",
-            )
-            .map_err(db_err("preparing the match_offer_state upsert"))?;
+            .prepare_cached("UPDATE distributor_products SET matched_hash = ?2 WHERE id = ?1")
+            .map_err(db_err("preparing the matched_hash update"))?;
         for (id, hash) in &commit.examined {
-            examined.execute(params![id, hash, now]).map_err(db_err("writing match_offer_state"))?;
+            examined.execute(params![id, hash]).map_err(db_err("writing distributor_products.matched_hash"))?;
         }
         let mut catalog = tx
             .prepare_cached(
@@ -204,12 +224,14 @@ pub fn commit_matching(conn: &mut Connection, mut commit: MatchingCommit) -> Res
 /// Drops the automatic and review rows (and links) of distributor products no longer active, and
 /// their matched state, so that a product that comes back is matched afresh. Returns how many rows.
 fn prune_inactive(conn: &Connection, now: &str) -> Result<u64, StoreError> {
-    let inactive = "SELECT id FROM distributor_products WHERE active = 0";
+    // `+status`: without statistics SQLite would walk the status index (every automatic row)
+    // rather than look up the few newly inactive products by key.
     conn.execute(
-        "INSERT INTO search_outbox (entity, entity_id, created_at)
-         SELECT 'product', m.product_id, ?1 FROM product_matches m
-           JOIN distributor_products d ON d.id = m.distributor_product_id
-          WHERE d.active = 0 AND m.status = 'auto'",
+        &format!(
+            "INSERT INTO search_outbox (entity, entity_id, created_at)
+             SELECT 'product', product_id, ?1 FROM product_matches
+              WHERE distributor_product_id IN ({NEWLY_INACTIVE}) AND +status = 'auto'"
+        ),
         [now],
     )
     .map_err(db_err("writing the search outbox"))?;
@@ -218,7 +240,7 @@ fn prune_inactive(conn: &Connection, now: &str) -> Result<u64, StoreError> {
             "DELETE FROM id_mappings WHERE target_system = '{CATALOG_SYSTEM}' AND (source_system, source_id) IN (
                  SELECT 'distributor:' || d.distributor, d.sku FROM product_matches m
                    JOIN distributor_products d ON d.id = m.distributor_product_id
-                  WHERE d.active = 0 AND m.status = 'auto')"
+                  WHERE m.distributor_product_id IN ({NEWLY_INACTIVE}) AND +m.status = 'auto')"
         ),
         [],
     )
@@ -226,13 +248,14 @@ fn prune_inactive(conn: &Connection, now: &str) -> Result<u64, StoreError> {
     let pruned = conn
         .execute(
             &format!(
-                "DELETE FROM product_matches WHERE status IN {UNDECIDED} AND distributor_product_id IN ({inactive})"
+                "DELETE FROM product_matches
+                  WHERE distributor_product_id IN ({NEWLY_INACTIVE}) AND +status IN {UNDECIDED}"
             ),
             [],
         )
         .map_err(db_err("removing matches of inactive distributor products"))?;
-    conn.execute(&format!("DELETE FROM match_offer_state WHERE distributor_product_id IN ({inactive})"), [])
-        .map_err(db_err("removing match state of inactive distributor products"))?;
+    conn.execute(&format!("UPDATE distributor_products SET matched_hash = NULL WHERE id IN ({NEWLY_INACTIVE})"), [])
+        .map_err(db_err("clearing the match state of inactive distributor products"))?;
     Ok(pruned as u64)
 }
 
@@ -323,7 +346,7 @@ pub fn decide(
         }
         (MatchDecision::Reset, Some(_)) => {
             tx.execute("DELETE FROM product_matches WHERE distributor_product_id = ?1", [id])
-                .and_then(|_| tx.execute("DELETE FROM match_offer_state WHERE distributor_product_id = ?1", [id]))
+                .and_then(|_| tx.execute("UPDATE distributor_products SET matched_hash = NULL WHERE id = ?1", [id]))
                 .map_err(db_err("resetting a match"))?;
             true
         }

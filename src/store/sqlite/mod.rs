@@ -25,7 +25,7 @@ use super::{
 };
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
 use crate::control::{ControlAdvance, OutboxEntry, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
-use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
+use crate::matching::record::{MatchDecision, MatchFilter, MatchLink, MatchableOffer, MatchedOffer, MatchingCommit};
 
 /// Page cache of the store's own connection (negative: KiB).
 const CATALOG_CACHE: &str = "PRAGMA cache_size = -65536";
@@ -220,6 +220,10 @@ impl Store for SqliteStore {
     async fn product_matches(&self, filter: &MatchFilter) -> Result<Vec<MatchedOffer>, StoreError> {
         let filter = filter.clone();
         self.with_conn(move |c| matches::product_matches(c, &filter)).await
+    }
+
+    async fn match_links(&self) -> Result<Vec<MatchLink>, StoreError> {
+        self.with_conn(|c| matches::match_links(c)).await
     }
 
     async fn match_rejections(&self) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
