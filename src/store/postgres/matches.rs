@@ -9,10 +9,11 @@ use uuid::Uuid;
 use super::{control, db_err, in_transaction, outbox};
 use crate::control::{now_micros, OutboxEntity, RunCounts};
 use crate::matching::record::{
-    MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, CATALOG_SYSTEM,
+    MatchDecision, MatchFilter, MatchQuality, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch,
+    CATALOG_SYSTEM, SCORE_BUCKETS,
 };
 use crate::matching::{Method, Status};
-use crate::store::matches::UNDECIDED;
+use crate::store::matches::{fill_histogram, status_counts, UNDECIDED};
 use crate::store::StoreError;
 
 /// Rows per `unnest` statement.
@@ -376,4 +377,25 @@ async fn link_by_hand(
         .await
         .map_err(db_err("removing a rejection"))?;
     Ok(written > 0)
+}
+
+pub async fn match_quality(c: &impl GenericClient) -> Result<MatchQuality, StoreError> {
+    let counts = c
+        .query("SELECT status, COUNT(*)::INT8 FROM product_matches GROUP BY status", &[])
+        .await
+        .map_err(db_err("counting product_matches"))?;
+    let buckets = c
+        .query(
+            "SELECT LEAST(FLOOR(score * $1::INT8)::INT8, $1::INT8 - 1) AS bucket, COUNT(*)::INT8
+               FROM product_matches GROUP BY bucket",
+            &[&(SCORE_BUCKETS as i64)],
+        )
+        .await
+        .map_err(db_err("counting product_matches"))?;
+    let mut quality = MatchQuality {
+        by_status: status_counts(counts.iter().map(|r| (r.get(0), r.get(1))).collect()),
+        ..MatchQuality::default()
+    };
+    fill_histogram(&mut quality, buckets.iter().map(|r| (r.get(0), r.get(1))).collect());
+    Ok(quality)
 }
