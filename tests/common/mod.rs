@@ -7,6 +7,7 @@ pub mod airtable;
 #[macro_use]
 pub mod search;
 pub mod search_es;
+pub mod web;
 
 /// Runs each named `async fn(&TestStore)` against SQLite, PostgreSQL with the COPY import path and
 /// PostgreSQL with the batched-upsert path CockroachDB uses.
