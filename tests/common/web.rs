@@ -91,7 +91,7 @@ pub async fn seed(t: &TestStore) -> Seeded {
          A1,,GSR12V300,BOSCH,BOSCH GSR12V DRILL 12V,92.50,7\n\
          A2,,EVIL1,Evil,{HOSTILE_TITLE},4.00,1\n\
          A3,,XDT13Z,MAKITA,Makita impact driver,110.00,3\n\
-         ,,,Nobody,{HOSTILE_RECORD},1.00,1\n"
+         ,,,{HOSTILE_TITLE},{HOSTILE_RECORD},1.00,1\n"
     );
     let path = t.feed("acme.csv", feed);
     let report = t.import("acme", &path, FeedMode::Full).await;
