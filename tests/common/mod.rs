@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod airtable;
+pub mod browser;
 #[macro_use]
 pub mod search;
 pub mod search_es;
