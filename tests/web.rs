@@ -46,6 +46,7 @@ async fn every_page_and_api_endpoint_answers_over_http(t: &TestStore) {
     let (code, page) = get(&u("/")).await;
     assert_eq!(code, StatusCode::OK);
     assert!(page.contains("distributor:acme") && page.contains("Index freshness"), "{page}");
+    assert!(page.contains("<td class=\"n bad\">25.0%</td>"), "an error rate above 5% is marked: {page}");
     let status = json(&u("/api/status")).await;
     let acme = status["sources"].as_array().unwrap().iter().find(|s| s["source_table"] == "distributor:acme").unwrap();
     assert_eq!(acme["error_count"], 1);

@@ -24,7 +24,7 @@ th,td{border:1px solid #dde1e8;padding:.3em .55em;text-align:left;vertical-align
 th{background:#eef1f5;font-weight:600}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .warn{background:#fff4c2}.bad{background:#ffd6d6;color:#8a0000}
-.ok{color:#176b2c}.failed{color:#8a0000}.running{color:#7a5b00}
+.succeeded{color:#176b2c}.failed{color:#8a0000}.running{color:#7a5b00}
 pre{background:#fff;border:1px solid #dde1e8;padding:.5em;overflow:auto;max-height:14em;margin:.2em 0}
 .muted{color:#667}
 td.wm{max-width:16em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
@@ -93,7 +93,7 @@ pub fn status(v: &StatusView) -> Markup {
                         td.n { (thousands(s.control.records_processed.max(0) as u64)) }
                         td.n { (thousands(s.control.success_count.max(0) as u64)) }
                         td.n { (thousands(s.control.error_count.max(0) as u64)) }
-                        td.n class=(s.error_level.as_str()) { (format!("{:.1}%", s.error_rate * 100.0)) }
+                        td class=(format!("n {}", s.error_level.as_str())) { (format!("{:.1}%", s.error_rate * 100.0)) }
                         @match &s.last_run {
                             Some(r) => {
                                 td class=(r.status.as_str()) { (r.status.as_str()) }

@@ -54,6 +54,24 @@ use catsync::source::feed::import::{import_file, FileReport, ImportOptions};
 use catsync::source::feed::{FeedMode, FeedProfile};
 use catsync::store::{self, CatalogSync, CatalogSyncEnd, Store, StoredDistributorProduct};
 
+/// A config whose `[catalog]` is a `products` table with name, brand, mpn, gtin and price columns.
+pub const CATALOG_CONFIG: &str = r#"
+[airtable]
+token = "patTEST"
+[[airtable.tables]]
+base = "appTESTTESTTEST01"
+table = "Products"
+into = "products"
+columns = { name = "Name", brand = "Brand", mpn = "MPN", gtin = "GTIN", price = "Price" }
+[catalog]
+table = "products"
+title = "name"
+brand = "brand"
+mpn = "mpn"
+gtin = "gtin"
+price = "price"
+"#;
+
 /// The PostgreSQL server tests use, from `CATSYNC_TEST_PG`.
 pub fn pg_base_url() -> String {
     std::env::var("CATSYNC_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())

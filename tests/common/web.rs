@@ -26,25 +26,8 @@ pub const HOSTILE_TITLE: &str = "<img src=x onerror=alert(1)>";
 /// Raw record text of a rejected row that would do the same.
 pub const HOSTILE_RECORD: &str = "<script>alert(2)</script>";
 
-pub const CONFIG: &str = r#"
-[airtable]
-token = "patTEST"
-[[airtable.tables]]
-base = "appTESTTESTTEST01"
-table = "Products"
-into = "products"
-columns = { name = "Name", brand = "Brand", mpn = "MPN", gtin = "GTIN", price = "Price" }
-[catalog]
-table = "products"
-title = "name"
-brand = "brand"
-mpn = "mpn"
-gtin = "gtin"
-price = "price"
-"#;
-
 pub fn config() -> Config {
-    Config::parse(CONFIG, Path::new("test.toml")).unwrap()
+    Config::parse(super::CATALOG_CONFIG, Path::new("test.toml")).unwrap()
 }
 
 fn table() -> CatalogTable {
