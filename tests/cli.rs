@@ -82,7 +82,7 @@ fn status_runs_and_report_show_the_same_runs() {
     let status = catsync(dir.path(), &["status"]);
     let text = stdout(&status);
     assert!(
-        text.contains("distributor:acme") && text.contains("50.0%") && text.contains("outbox: 1 entries"),
+        text.contains("distributor:acme") && text.contains("50.0%") && text.contains("outbox: 1 entry waiting"),
         "{text}"
     );
     assert!(!text.contains('\x1b'), "no colour codes when stdout is not a terminal");

@@ -74,7 +74,8 @@ fn freshness_text(f: &IndexFreshness) -> String {
         .last_run
         .as_ref()
         .map_or("never".into(), |r| format!("{} {}", r.status.as_str(), r.started_at.format("%Y-%m-%d %H:%M:%S UTC")));
-    format!("outbox: {} entries waiting for the index{oldest}; last index run: {last}\n", thousands(f.outbox_depth))
+    let entries = if f.outbox_depth == 1 { "entry" } else { "entries" };
+    format!("outbox: {} {entries} waiting for the index{oldest}; last index run: {last}\n", thousands(f.outbox_depth))
 }
 
 fn coloured(text: &str, level: Level) -> String {
@@ -120,4 +121,16 @@ fn runs_text(runs: &[RunRecord]) -> String {
         &["started (UTC)", "source", "status", "read", "inserted", "updated", "rejected", "duration", "records/s"],
         &rows,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_rates_are_coloured_only_when_asked() {
+        assert_eq!(coloured("0.5%", Level::Ok), "0.5%");
+        assert_eq!(coloured("2.0%", Level::Warn), "\x1b[33m2.0%\x1b[0m");
+        assert_eq!(coloured("9.0%", Level::Bad), "\x1b[31m9.0%\x1b[0m");
+    }
 }

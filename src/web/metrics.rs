@@ -109,3 +109,18 @@ pub fn render(v: &MetricsView) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped_and_each_family_has_help_and_type() {
+        let mut out = String::new();
+        series(&mut out, "x_total", "counter", "An example.", vec![(vec![("source", "a\"b\\c\nd")], 2.0)]);
+        assert_eq!(
+            out,
+            "# HELP catsync_x_total An example.\n# TYPE catsync_x_total counter\ncatsync_x_total{source=\"a\\\"b\\\\c\\nd\"} 2\n"
+        );
+    }
+}

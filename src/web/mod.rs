@@ -269,7 +269,12 @@ async fn errors_page(State(app): Shared, Query(q): Query<ErrorsQuery>) -> Answer
     let body = maud::html! {
         h1 { "Errors" }
         form #filter method="get" action="/errors" {
-            "source " input name="source" value=(v.filter.source.clone().unwrap_or_default());
+            "source " select name="source" {
+                option value="" { "any" }
+                @for source in sources(&v) {
+                    option value=(source) selected[v.filter.source.as_deref() == Some(source)] { (source) }
+                }
+            }
             " type " select name="type" {
                 option value="" { "any" }
                 @for t in [ErrorType::Rejected, ErrorType::Warning, ErrorType::File] {
@@ -282,6 +287,13 @@ async fn errors_page(State(app): Shared, Query(q): Query<ErrorsQuery>) -> Answer
         (pages::errors(&v, |_| maud::html! {}))
     };
     Ok(page("catsync errors", true, body))
+}
+
+/// The sources that have errors, for the filter.
+fn sources(v: &view::ErrorsView) -> Vec<&str> {
+    let mut sources: Vec<&str> = v.tallies.iter().map(|t| t.source.as_str()).collect();
+    sources.dedup();
+    sources
 }
 
 async fn api_errors(State(app): Shared, Query(q): Query<ErrorsQuery>) -> Answer<Json<view::ErrorsView>> {

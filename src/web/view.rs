@@ -299,3 +299,17 @@ pub async fn metrics(store: &dyn Store) -> Result<MetricsView, StoreError> {
         quality: store.match_quality().await?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_rates_above_one_percent_warn_and_above_five_percent_are_bad() {
+        assert_eq!(Level::of_error_rate(0.0), Level::Ok);
+        assert_eq!(Level::of_error_rate(0.01), Level::Ok);
+        assert_eq!(Level::of_error_rate(0.0101), Level::Warn);
+        assert_eq!(Level::of_error_rate(0.05), Level::Warn);
+        assert_eq!(Level::of_error_rate(0.0501), Level::Bad);
+    }
+}
