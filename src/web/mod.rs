@@ -121,6 +121,19 @@ struct Access {
     bearer: bool,
 }
 
+impl Access {
+    /// The CSRF token this session's forms carry.
+    fn csrf(&self, guard: &Guard) -> String {
+        self.session.as_ref().map(|s| guard.csrf(s)).unwrap_or_default()
+    }
+
+    /// Whether a state-changing POST carrying `csrf` is this session's own (a bearer request
+    /// cannot be forged by a browser, so it needs none). Every POST route but /login asks this.
+    fn may_post(&self, guard: &Guard, csrf: &str) -> bool {
+        self.bearer || self.session.as_ref().is_some_and(|s| guard.csrf_matches(s, csrf))
+    }
+}
+
 async fn access(State(app): Shared, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     if path == "/healthz" {
@@ -331,8 +344,7 @@ async fn matches_page(
     Query(q): Query<MatchesQuery>,
 ) -> Answer<Html<String>> {
     let v = matches_view(&app, &q).await?;
-    let csrf = access.session.as_ref().map(|s| app.guard.csrf(s)).unwrap_or_default();
-    Ok(page("catsync matches", true, pages::matches(&v, &csrf)))
+    Ok(page("catsync matches", true, pages::matches(&v, &access.csrf(&app.guard))))
 }
 
 async fn api_matches(State(app): Shared, Query(q): Query<MatchesQuery>) -> Answer<Json<view::MatchesView>> {
@@ -352,8 +364,7 @@ async fn decide(
     Path(id): Path<Uuid>,
     Form(form): Form<DecideForm>,
 ) -> Answer<Response> {
-    let csrf_ok = access.bearer || access.session.as_ref().is_some_and(|s| app.guard.csrf_matches(s, &form.csrf));
-    if !csrf_ok {
+    if !access.may_post(&app.guard, &form.csrf) {
         return Ok((StatusCode::FORBIDDEN, "forbidden: the form's CSRF token is missing or stale; reload the page\n")
             .into_response());
     }

@@ -386,9 +386,10 @@ pub async fn match_quality(c: &impl GenericClient) -> Result<MatchQuality, Store
         .map_err(db_err("counting product_matches"))?;
     let buckets = c
         .query(
-            "SELECT LEAST(FLOOR(score * $1::INT8)::INT8, $1::INT8 - 1) AS bucket, COUNT(*)::INT8
-               FROM product_matches GROUP BY bucket",
-            &[&(SCORE_BUCKETS as i64)],
+            // Both operands FLOAT8 and the bucket by position: CockroachDB has no FLOAT8 * INT8.
+            "SELECT LEAST(FLOOR(score * $1::FLOAT8)::INT8, $2::INT8) AS bucket, COUNT(*)::INT8
+               FROM product_matches GROUP BY 1",
+            &[&(SCORE_BUCKETS as f64), &(SCORE_BUCKETS as i64 - 1)],
         )
         .await
         .map_err(db_err("counting product_matches"))?;
