@@ -48,7 +48,7 @@ async fn a_person_reviews_a_match_with_the_keyboard_and_searches_in_chromium() {
     assert!(b.text(".match_item.selected").await.contains("A2"));
     b.press("c").await;
     let mut confirmed = false;
-    for _ in 0..50 {
+    for _ in 0..150 {
         if status_of(&t, "A2").await == Status::Confirmed {
             confirmed = true;
             break;

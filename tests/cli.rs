@@ -100,6 +100,31 @@ fn status_runs_and_report_show_the_same_runs() {
     assert!(html.contains("No SKU"), "the raw record of the rejected row");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_until_sigterm_and_then_exits_cleanly() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_catsync"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("CATSYNC_STORE")
+        .env_remove("CATSYNC_CONFIG")
+        .env_remove("CATSYNC_SEARCH")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}"));
+    let health = reqwest::get(format!("{url}healthz")).await.unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok\n");
+    let status: serde_json::Value = reqwest::get(format!("{url}api/status")).await.unwrap().json().await.unwrap();
+    assert!(status["sources"].as_array().unwrap().is_empty(), "a new store: {status}");
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0), "a clean shutdown on SIGTERM");
+}
+
 #[test]
 fn serve_refuses_a_public_address_without_a_token() {
     let dir = tempfile::tempdir().unwrap();

@@ -100,9 +100,9 @@ impl Browser {
         self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap().to_string()
     }
 
-    /// The first element `css` selects, waiting (at most 50 tries, 100 ms apart) for it to appear.
+    /// The first element `css` selects, waiting (at most 150 tries, 100 ms apart) for it to appear.
     pub async fn find(&self, css: &str) -> String {
-        for _ in 0..50 {
+        for _ in 0..150 {
             let req = self.http.post(format!("{}/element", self.base));
             let answer: Value =
                 req.json(&json!({ "using": "css selector", "value": css })).send().await.unwrap().json().await.unwrap();
