@@ -30,6 +30,18 @@ pub struct Config {
     pub catalog: Option<CatalogSection>,
     #[serde(default)]
     pub matching: MatchingSection,
+    #[serde(default)]
+    pub serve: ServeSection,
+}
+
+/// `[serve]`: the dashboard of `catsync serve`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    pub listen: Option<String>,
+    /// Token every request must carry (bearer header, or a login form); required off loopback.
+    pub token: Option<Secret>,
 }
 
 /// `[store]`

@@ -12,3 +12,4 @@ pub mod product;
 pub mod search;
 pub mod source;
 pub mod store;
+pub mod web;

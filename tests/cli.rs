@@ -65,6 +65,74 @@ fn demo_runs_on_embedded_defaults_and_a_second_run_writes_nothing() {
     let review = catsync(dir.path(), &["--config", config, "matches", "--status", "auto", "--json", "--limit", "500"]);
     let doc: serde_json::Value = serde_json::from_slice(&review.stdout).unwrap();
     assert!(doc["matches"].as_array().unwrap().len() > 40, "the sample feeds carry catalog products: {doc}");
+    let report = std::fs::read_to_string(dir.path().join("catsync-data/report.html")).unwrap();
+    assert!(report.contains("distributor:summit") && report.contains("<svg"), "the demo writes the report");
+    assert!(
+        stdout(&first).contains("catsync --config catsync-data/demo.toml serve"),
+        "and says how to open the dashboard"
+    );
+}
+
+#[test]
+fn status_runs_and_report_show_the_same_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.csv"), "sku,title,price\nA,Drill,10\n,No SKU,5\n").unwrap();
+    let import = catsync(dir.path(), &["import", "f.csv", "--distributor", "acme"]);
+    assert_eq!(import.status.code(), Some(0), "{}", stderr(&import));
+    let status = catsync(dir.path(), &["status"]);
+    let text = stdout(&status);
+    assert!(
+        text.contains("distributor:acme") && text.contains("50.0%") && text.contains("outbox: 1 entry waiting"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "no colour codes when stdout is not a terminal");
+    let status = catsync(dir.path(), &["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(doc["sources"][0]["error_level"], "bad");
+    let runs = catsync(dir.path(), &["runs", "--source", "distributor:acme", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(doc["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["runs"][0]["counts"]["rejected"], 1);
+    assert!(stdout(&catsync(dir.path(), &["runs"])).contains("distributor:acme"));
+    let report = catsync(dir.path(), &["report", "--html", "out/report.html"]);
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains("No SKU"), "the raw record of the rejected row");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_until_sigterm_and_then_exits_cleanly() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_catsync"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("CATSYNC_STORE")
+        .env_remove("CATSYNC_CONFIG")
+        .env_remove("CATSYNC_SEARCH")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}"));
+    let health = reqwest::get(format!("{url}healthz")).await.unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok\n");
+    let status: serde_json::Value = reqwest::get(format!("{url}api/status")).await.unwrap().json().await.unwrap();
+    assert!(status["sources"].as_array().unwrap().is_empty(), "a new store: {status}");
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0), "a clean shutdown on SIGTERM");
+}
+
+#[test]
+fn serve_refuses_a_public_address_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = catsync(dir.path(), &["serve", "--listen", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("[serve]") && err.contains("CATSYNC_TOKEN"), "says how to set a token: {err}");
+    assert!(!dir.path().join("catsync-data").exists(), "refused before opening anything");
 }
 
 #[test]
@@ -135,7 +203,7 @@ fn store_passwords_never_reach_the_terminal() {
 
 #[test]
 fn every_command_has_help_with_examples() {
-    for cmd in ["import", "sync", "init", "status", "errors", "demo", "check", "dev"] {
+    for cmd in ["import", "sync", "init", "status", "runs", "report", "serve", "errors", "demo", "check", "dev"] {
         let out = Command::new(env!("CARGO_BIN_EXE_catsync")).args([cmd, "--help"]).output().unwrap();
         assert_eq!(out.status.code(), Some(0));
         assert!(stdout(&out).contains("Examples:"), "{cmd}: {}", stdout(&out));

@@ -18,7 +18,7 @@ use catsync::matching::run::{run_matching, MatchReport, MatchRun};
 use catsync::matching::{MatchOptions, Method, Status};
 use catsync::product::distributor_product_id;
 use catsync::source::feed::FeedMode;
-use common::{catalog_record, catalog_table, sync_end, TestStore};
+use common::{catalog_record, catalog_table, sync_end, TestStore, CATALOG_CONFIG};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -33,23 +33,6 @@ backend_tests!(
     a_decision_made_while_a_run_was_matching_is_not_overwritten,
     a_person_can_link_a_product_by_hand,
 );
-
-const CONFIG: &str = r#"
-[airtable]
-token = "patTEST"
-[[airtable.tables]]
-base = "appTESTTESTTEST01"
-table = "Products"
-into = "products"
-columns = { name = "Name", brand = "Brand", mpn = "MPN", gtin = "GTIN", price = "Price" }
-[catalog]
-table = "products"
-title = "name"
-brand = "brand"
-mpn = "mpn"
-gtin = "gtin"
-price = "price"
-"#;
 
 /// A GTIN-13 from its first 12 digits.
 fn gtin(body: &str) -> String {
@@ -106,7 +89,7 @@ async fn setup(t: &TestStore) {
 
 async fn run(t: &TestStore, full: bool) -> MatchReport {
     let table = t.store.catalog_table("products").await.unwrap().expect("the catalog table is stored");
-    let config = Config::parse(CONFIG, Path::new("test.toml")).unwrap();
+    let config = Config::parse(CATALOG_CONFIG, Path::new("test.toml")).unwrap();
     let roles = CatalogRoles::new(config.catalog.as_ref().unwrap(), &table);
     let run = MatchRun {
         table: &table,

@@ -80,9 +80,26 @@ Examples:
 The token is read from AIRTABLE_TOKEN (or [airtable] token of an existing config) and written to
 the file as ${AIRTABLE_TOKEN}, never in clear.")]
     Init(InitArgs),
-    /// Show where each source stands: last sync, totals, errors, last run.
-    #[command(after_help = "Examples:\n  catsync status\n  catsync status --json")]
+    /// Show where each source stands: last sync, watermark, totals, error rate, last run, outbox.
+    #[command(after_help = "Examples:\n  catsync status\n  catsync status --json\n\n\
+Error rates above 1% are yellow and above 5% red when the output is a terminal.")]
     Status(JsonArgs),
+    /// List runs, newest first.
+    #[command(after_help = "Examples:\n  catsync runs\n  catsync runs --source distributor:acme --limit 5 --json")]
+    Runs(RunsArgs),
+    /// Write the HTML report: status, runs over time, errors, slowest runs, match quality, index freshness.
+    #[command(after_help = "Examples:\n  catsync report --html report.html\n\n\
+One self-contained file (inline CSS and SVG charts, no scripts, no external requests).")]
+    Report(ReportArgs),
+    /// Serve the live dashboard, the JSON API and /metrics.
+    #[command(after_help = "\
+Examples:
+  catsync serve                         http://127.0.0.1:8080/
+  CATSYNC_TOKEN=… catsync serve --listen 0.0.0.0:8080
+
+Routes: / /runs /errors /matches?status=review /search?q= /metrics /healthz and /api/status,
+/api/runs, /api/errors, /api/matches, /api/search. Listening off loopback needs [serve] token.")]
+    Serve(ServeArgs),
     /// List rejected rows and warnings, newest first, with their raw data.
     #[command(after_help = "Examples:\n  catsync errors\n  catsync errors --limit 200 --json")]
     Errors(ErrorsArgs),
@@ -220,4 +237,31 @@ pub struct ErrorsArgs {
     /// How many errors to show.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Only this source (distributor:acme, a catalog table's source, matching, index).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// How many runs to show.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The HTML file to write.
+    #[arg(long, value_name = "FILE")]
+    pub html: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port [default: [serve] listen, else 127.0.0.1:8080].
+    #[arg(long)]
+    pub listen: Option<String>,
 }

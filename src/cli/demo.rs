@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use super::args::JsonArgs;
 use super::import::{outcome, summary};
-use super::{init, matching, search, sync, Outcome, Settings};
+use super::{init, matching, report, search, sync, Outcome, Settings};
 use crate::catalog::{CatalogRoles, CatalogTable};
 use crate::config::{Config, Secret};
 use crate::dev::airtable_sim::{AirtableSim, SimConfig, SAMPLE_BASE};
@@ -44,6 +44,9 @@ const SAMPLE_DIR: &str = "catsync-data/sample-feeds";
 /// The config of the sample base, for `catsync --config … matches` after the demo.
 const DEMO_CONFIG: &str = "catsync-data/demo.toml";
 
+/// Where the demo writes its HTML report.
+const DEMO_REPORT: &str = "catsync-data/report.html";
+
 pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome> {
     let files = write_samples(Path::new(SAMPLE_DIR))?;
     let store = settings.open_store().await?;
@@ -70,12 +73,14 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
     let index = settings.open_search().await?;
     let indexed = run_index(&*store, &*index, Some(CatalogSource { table: &table, roles: &roles }), false).await?;
     let searches = sample_searches(&*index, store.as_ref(), &table, &roles).await?;
+    let report_path = report::write(&*store, Path::new(DEMO_REPORT)).await?;
     if args.json {
         let searches: Vec<_> = searches.iter().map(|(q, r)| serde_json::json!({ "query": q, "results": r })).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "tables": tables, "files": reports, "matching": matching, "index": indexed, "searches": searches
+                "tables": tables, "files": reports, "matching": matching, "index": indexed, "searches": searches,
+                "report": report_path
             }))?
         );
         return Ok(result);
@@ -93,15 +98,18 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
         reports.len(),
         store.info().location
     );
+    println!(
+        "The report is in {} (open it in a browser). For the live dashboard: `catsync --config {DEMO_CONFIG} serve`, then open http://{}/",
+        report_path.display(),
+        crate::web::DEFAULT_LISTEN
+    );
     Ok(result)
 }
 
 /// The sample catalog table and its `[catalog]` roles.
 async fn sample_catalog(store: &dyn Store, config: &Config) -> anyhow::Result<(CatalogTable, CatalogRoles)> {
     let section = config.catalog.as_ref().context("the demo config has a [catalog] section")?;
-    let table = store.catalog_table(section.table.get_ref()).await?.context("the demo synced the catalog table")?;
-    let roles = CatalogRoles::new(section, &table);
-    Ok((table, roles))
+    crate::web::view::catalog(store, section).await?.context("the demo synced the catalog table")
 }
 
 /// A word query and an exact GTIN (the first catalog product's that has one), as a user would type them.

@@ -2,28 +2,7 @@
 
 use std::fmt::Write as _;
 
-/// `1,234,567`
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `850 ms`, `12.4 seconds`, `3.2 minutes`, `1.5 hours`
-pub fn duration(seconds: f64) -> String {
-    match seconds {
-        s if s < 1.0 => format!("{:.0} ms", s * 1000.0),
-        s if s < 90.0 => format!("{s:.1} seconds"),
-        s if s < 5400.0 => format!("{:.1} minutes", s / 60.0),
-        s => format!("{:.1} hours", s / 3600.0),
-    }
-}
+pub use crate::web::format::{duration, thousands};
 
 /// The error and its causes on one line, without repeating a cause already in the message.
 pub fn error_chain(e: &anyhow::Error) -> String {
@@ -39,6 +18,15 @@ pub fn error_chain(e: &anyhow::Error) -> String {
         out.push_str(&text);
     }
     out
+}
+
+/// `s` cut to `width` characters, the last one an ellipsis when anything was cut.
+pub fn cut(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let kept: String = s.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
 }
 
 /// A plain text table with a header row and left-aligned columns.

@@ -1,19 +1,17 @@
 //! `catsync matches`: the matches and the review queue, and a person's decisions on them.
 
-use std::collections::HashMap;
-
 use clap::{Args, Subcommand, ValueEnum};
-use serde::Serialize;
 use uuid::Uuid;
 
-use super::display::table;
+use super::display::{cut, table};
 use super::matching::catalog;
 use super::{Outcome, Settings, UsageError};
 use crate::catalog::catalog_record_id;
-use crate::matching::record::{MatchDecision, MatchFilter, MatchedOffer};
-use crate::matching::{ProductText, Status};
+use crate::matching::record::{MatchDecision, MatchFilter};
+use crate::matching::Status;
 use crate::product::distributor_product_id;
 use crate::store::CatalogRows;
+use crate::web::view;
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -162,56 +160,19 @@ fn past_tense(decision: &MatchDecision) -> &'static str {
     }
 }
 
-/// One match as listed: the distributor product beside its catalog product.
-#[derive(Debug, Serialize)]
-struct Listed<'a> {
-    id: Uuid,
-    distributor: &'a str,
-    sku: &'a str,
-    status: Status,
-    method: crate::matching::Method,
-    score: f64,
-    offer: Side<'a>,
-    product: Side<'a>,
-    product_id: Uuid,
-    evidence: &'a serde_json::Value,
-    updated_at: chrono::DateTime<chrono::Utc>,
-    decided_at: Option<chrono::DateTime<chrono::Utc>>,
-    note: Option<&'a str>,
-}
-
-#[derive(Debug, Default, Serialize)]
-struct Side<'a> {
-    title: &'a str,
-    brand: &'a str,
-    mpn: &'a str,
-    gtin: &'a str,
-    price: Option<f64>,
-}
-
-impl<'a> Side<'a> {
-    fn of(text: &'a ProductText) -> Side<'a> {
-        Side { title: &text.title, brand: &text.brand, mpn: &text.mpn, gtin: &text.gtin, price: text.price }
-    }
-}
+/// Titles are cut to this many characters in the table.
+const TITLE_WIDTH: usize = 40;
 
 async fn list(settings: &Settings, args: &MatchesArgs) -> anyhow::Result<Outcome> {
     let store = settings.open_store().await?;
-    let (catalog_table, roles) = catalog(settings, &*store).await?;
+    let catalog = catalog(settings, &*store).await?;
     let filter = MatchFilter {
         status: args.status.map(Status::from),
         distributor: args.distributor.clone(),
         limit: Some(args.limit),
         ..MatchFilter::default()
     };
-    let matches = store.product_matches(&filter).await?;
-    // Only the listed matches' catalog products, not the whole catalog.
-    let ids: Vec<Uuid> = matches.iter().map(|m| m.product_match.product_id).collect();
-    let rows = store.catalog_rows(&catalog_table, &CatalogRows::Ids(ids)).await?;
-    let products: HashMap<Uuid, ProductText> = rows.iter().map(|r| (r.record.id, roles.product_text(r))).collect();
-    let missing = ProductText::default();
-    let listed: Vec<Listed> =
-        matches.iter().map(|m| listed(m, products.get(&m.product_match.product_id).unwrap_or(&missing))).collect();
+    let listed = view::matches(&*store, Some(&catalog), &filter).await?.matches;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "matches": listed }))?);
         return Ok(Outcome::Completed);
@@ -229,8 +190,8 @@ async fn list(settings: &Settings, args: &MatchesArgs) -> anyhow::Result<Outcome
             vec![
                 l.id.to_string(),
                 format!("{}:{}", l.distributor, l.sku),
-                short(l.offer.title),
-                short(l.product.title),
+                cut(&l.offer.title, TITLE_WIDTH),
+                cut(&l.product.title, TITLE_WIDTH),
                 format!("{:.3}", l.score),
                 l.method.as_str().into(),
                 l.status.as_str().into(),
@@ -243,39 +204,4 @@ async fn list(settings: &Settings, args: &MatchesArgs) -> anyhow::Result<Outcome
     );
     println!("evidence: catsync matches --json; decide: catsync matches confirm|reject ID…");
     Ok(Outcome::Completed)
-}
-
-fn listed<'a>(m: &'a MatchedOffer, product: &'a ProductText) -> Listed<'a> {
-    let (pm, o) = (&m.product_match, &m.offer);
-    Listed {
-        id: pm.distributor_product_id,
-        distributor: &pm.distributor,
-        sku: &o.sku,
-        status: pm.status,
-        method: pm.method,
-        score: pm.score,
-        offer: Side {
-            title: o.title.as_deref().unwrap_or_default(),
-            brand: o.brand.as_deref().unwrap_or_default(),
-            mpn: o.mpn.as_deref().unwrap_or_default(),
-            gtin: o.gtin.as_deref().unwrap_or_default(),
-            price: o.price,
-        },
-        product: Side::of(product),
-        product_id: pm.product_id,
-        evidence: &pm.evidence,
-        updated_at: pm.updated_at,
-        decided_at: pm.decided_at,
-        note: pm.note.as_deref(),
-    }
-}
-
-/// A title cut to fit a terminal column.
-fn short(s: &str) -> String {
-    const WIDTH: usize = 40;
-    if s.chars().count() <= WIDTH {
-        return s.to_string();
-    }
-    let cut: String = s.chars().take(WIDTH - 1).collect();
-    format!("{cut}…")
 }

@@ -117,11 +117,9 @@ pub(crate) async fn catalog(settings: &Settings, store: &dyn Store) -> anyhow::R
         )
     })?;
     let name = section.table.get_ref();
-    let table = store.catalog_table(name).await?.ok_or_else(|| {
-        UsageError(format!("the catalog table {name:?} is not in the store yet: run `catsync sync` first"))
-    })?;
-    let roles = CatalogRoles::new(section, &table);
-    Ok((table, roles))
+    crate::web::view::catalog(store, section).await?.ok_or_else(|| {
+        UsageError(format!("the catalog table {name:?} is not in the store yet: run `catsync sync` first")).into()
+    })
 }
 
 fn progress_bar(enabled: bool, counter: Arc<AtomicUsize>) -> ProgressBar {

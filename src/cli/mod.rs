@@ -11,7 +11,9 @@ mod import;
 mod init;
 mod matches;
 mod matching;
+mod report;
 mod search;
+mod serve;
 mod status;
 mod sync;
 
@@ -164,6 +166,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             Command::Sync(a) => sync::run(&settings, a).await,
             Command::Init(a) => init::run(&settings, a).await,
             Command::Status(a) => status::run(&settings, a).await,
+            Command::Runs(a) => status::runs(&settings, a).await,
+            Command::Report(a) => report::run(&settings, a).await,
+            Command::Serve(a) => serve::run(&settings, a).await,
             Command::Errors(a) => errors::run(&settings, a).await,
             Command::Demo(a) => demo::run(&settings, a).await,
             Command::Check => check::run(&settings).await,
@@ -192,6 +197,9 @@ fn command_name(c: &Command) -> &'static str {
         Command::Sync(_) => "sync",
         Command::Init(_) => "init",
         Command::Status(_) => "status",
+        Command::Runs(_) => "runs",
+        Command::Report(_) => "report",
+        Command::Serve(_) => "serve",
         Command::Errors(_) => "errors",
         Command::Demo(_) => "demo",
         Command::Check => "check",

@@ -232,3 +232,34 @@ pub struct OutboxEntry {
     pub entity: OutboxEntity,
     pub entity_id: Uuid,
 }
+
+/// Which `sync_errors` rows to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ErrorFilter {
+    /// Only this source (`distributor:acme`, a catalog table's source, `index`…).
+    pub source: Option<String>,
+    pub error_type: Option<ErrorType>,
+    /// Only rows not yet resolved.
+    pub unresolved_only: bool,
+    pub limit: u32,
+}
+
+/// How many `sync_errors` rows one source has of one type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorTally {
+    pub source: String,
+    pub error_type: ErrorType,
+    pub total: u64,
+    pub unresolved: u64,
+}
+
+/// What the runs of one source ended as, summed over `sync_runs`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunTally {
+    pub source: String,
+    pub status: RunStatus,
+    pub runs: u64,
+    pub rows_read: u64,
+    pub rows_rejected: u64,
+    pub seconds: f64,
+}

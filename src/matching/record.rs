@@ -115,3 +115,15 @@ impl MatchDecision {
         }
     }
 }
+
+/// How the matches stand: rows per status and a histogram of their scores.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MatchQuality {
+    /// Rows per status, in `Status` order; a status without rows is absent.
+    pub by_status: Vec<(Status, u64)>,
+    /// `histogram[i]` counts the rows with a score in [i/10, (i+1)/10); a score of 1 is in the last.
+    pub histogram: [u64; SCORE_BUCKETS],
+}
+
+/// How many buckets the score histogram has.
+pub const SCORE_BUCKETS: usize = 10;

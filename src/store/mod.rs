@@ -18,8 +18,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::catalog::{CatalogLink, CatalogRecord, CatalogTable, StoredCatalogRecord};
-use crate::control::{ControlAdvance, OutboxEntry, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
-use crate::matching::record::{MatchDecision, MatchFilter, MatchLink, MatchableOffer, MatchedOffer, MatchingCommit};
+use crate::control::{
+    ControlAdvance, ErrorFilter, ErrorTally, OutboxEntry, RunCounts, RunRecord, RunTally, SourceStatus, SyncErrorRecord,
+};
+use crate::matching::record::{
+    MatchDecision, MatchFilter, MatchLink, MatchQuality, MatchableOffer, MatchedOffer, MatchingCommit,
+};
 use crate::product::DistributorProduct;
 
 pub use url::redact_url;
@@ -175,7 +179,24 @@ pub trait Store: Send + Sync {
     async fn runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
 
     /// Most recent errors first.
-    async fn sync_errors(&self, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError>;
+    async fn sync_errors(&self, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
+        self.find_errors(&ErrorFilter { limit, ..ErrorFilter::default() }).await
+    }
+
+    /// The errors a filter selects, most recent first.
+    async fn find_errors(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError>;
+
+    /// Error counts per source and type (ordered by source, then type).
+    async fn error_tallies(&self) -> Result<Vec<ErrorTally>, StoreError>;
+
+    /// Runs summed per source and status (ordered by source, then status).
+    async fn run_tallies(&self) -> Result<Vec<RunTally>, StoreError>;
+
+    /// The finished runs that took longest, longest first.
+    async fn slowest_runs(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Match rows per status and the histogram of their scores.
+    async fn match_quality(&self) -> Result<MatchQuality, StoreError>;
 
     /// Every product of a distributor, ordered by SKU.
     async fn distributor_products(&self, distributor: &str) -> Result<Vec<StoredDistributorProduct>, StoreError>;
@@ -209,6 +230,9 @@ pub trait Store: Send + Sync {
 
     /// How many outbox entries wait for the index.
     async fn outbox_depth(&self) -> Result<u64, StoreError>;
+
+    /// When the oldest entry still waiting for the index was written; `None` when none waits.
+    async fn outbox_oldest(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Rows of a catalog table by id (deleted ones included), or one page of its live rows in id order.
     async fn catalog_rows(

@@ -4,9 +4,11 @@
 #![allow(dead_code)]
 
 pub mod airtable;
+pub mod browser;
 #[macro_use]
 pub mod search;
 pub mod search_es;
+pub mod web;
 
 /// Runs each named `async fn(&TestStore)` against SQLite, PostgreSQL with the COPY import path and
 /// PostgreSQL with the batched-upsert path CockroachDB uses.
@@ -51,6 +53,24 @@ use catsync::control::{ControlAdvance, RunRecord, RunStatus};
 use catsync::source::feed::import::{import_file, FileReport, ImportOptions};
 use catsync::source::feed::{FeedMode, FeedProfile};
 use catsync::store::{self, CatalogSync, CatalogSyncEnd, Store, StoredDistributorProduct};
+
+/// A config whose `[catalog]` is a `products` table with name, brand, mpn, gtin and price columns.
+pub const CATALOG_CONFIG: &str = r#"
+[airtable]
+token = "patTEST"
+[[airtable.tables]]
+base = "appTESTTESTTEST01"
+table = "Products"
+into = "products"
+columns = { name = "Name", brand = "Brand", mpn = "MPN", gtin = "GTIN", price = "Price" }
+[catalog]
+table = "products"
+title = "name"
+brand = "brand"
+mpn = "mpn"
+gtin = "gtin"
+price = "price"
+"#;
 
 /// The PostgreSQL server tests use, from `CATSYNC_TEST_PG`.
 pub fn pg_base_url() -> String {

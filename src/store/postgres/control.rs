@@ -1,9 +1,13 @@
 //! The control tables in PostgreSQL/CockroachDB: runs, errors and per-source progress.
 
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
 
 use super::{db_err, placeholders};
-use crate::control::{ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SourceStatus, SyncErrorRecord};
+use crate::control::{
+    ControlAdvance, ErrorFilter, ErrorTally, ErrorType, RunCounts, RunRecord, RunStatus, RunTally, SourceStatus,
+    SyncErrorRecord,
+};
 use crate::store::StoreError;
 
 /// Rows per multi-row insert: 8 parameters each stays far below the 65,535 limit.
@@ -163,18 +167,55 @@ fn source_from_row(r: &Row) -> SourceStatus {
     }
 }
 
+const RUN_COLUMNS: &str = "id, source_table, started_at, finished_at, status, rows_read, rows_inserted, rows_updated, \
+                           rows_unchanged, rows_deactivated, rows_rejected, rows_warned, elapsed_seconds, \
+                           rows_per_second, message";
+
 pub async fn runs(c: &impl GenericClient, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM sync_runs WHERE $1::TEXT IS NULL OR source_table = $1 ORDER BY started_at DESC LIMIT $2"
+    );
+    query_runs(c, &sql, &[&source, &i64::from(limit)]).await
+}
+
+pub async fn slowest_runs(c: &impl GenericClient, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM sync_runs WHERE finished_at IS NOT NULL
+          ORDER BY elapsed_seconds DESC, started_at DESC LIMIT $1"
+    );
+    query_runs(c, &sql, &[&i64::from(limit)]).await
+}
+
+async fn query_runs(
+    c: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<RunRecord>, StoreError> {
+    let rows = c.query(sql, params).await.map_err(db_err("reading sync_runs"))?;
+    Ok(rows.iter().map(run_from_row).collect())
+}
+
+pub async fn run_tallies(c: &impl GenericClient) -> Result<Vec<RunTally>, StoreError> {
     let rows = c
         .query(
-            "SELECT id, source_table, started_at, finished_at, status, rows_read, rows_inserted, rows_updated,
-                    rows_unchanged, rows_deactivated, rows_rejected, rows_warned, elapsed_seconds, rows_per_second, message
-               FROM sync_runs WHERE $1::TEXT IS NULL OR source_table = $1
-              ORDER BY started_at DESC LIMIT $2",
-            &[&source, &i64::from(limit)],
+            "SELECT source_table, status, COUNT(*)::INT8, COALESCE(SUM(rows_read), 0)::INT8,
+                    COALESCE(SUM(rows_rejected), 0)::INT8, COALESCE(SUM(elapsed_seconds), 0)::FLOAT8
+               FROM sync_runs GROUP BY source_table, status ORDER BY source_table, status",
+            &[],
         )
         .await
-        .map_err(db_err("reading sync_runs"))?;
-    Ok(rows.iter().map(run_from_row).collect())
+        .map_err(db_err("summing sync_runs"))?;
+    Ok(rows
+        .iter()
+        .map(|r| RunTally {
+            source: r.get(0),
+            status: RunStatus::parse(r.get(1)),
+            runs: r.get::<_, i64>(2) as u64,
+            rows_read: r.get::<_, i64>(3) as u64,
+            rows_rejected: r.get::<_, i64>(4) as u64,
+            seconds: r.get(5),
+        })
+        .collect())
 }
 
 fn run_from_row(r: &Row) -> RunRecord {
@@ -200,13 +241,21 @@ fn run_from_row(r: &Row) -> RunRecord {
     }
 }
 
-pub async fn sync_errors(c: &impl GenericClient, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
+pub async fn find_errors(c: &impl GenericClient, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
     let rows = c
         .query(
             "SELECT id, run_id, source_table, record_id, error_type, error_message, record_data, created_at, resolved,
                     resolved_at, resolution_notes
-               FROM sync_errors ORDER BY created_at DESC, id DESC LIMIT $1",
-            &[&i64::from(limit)],
+               FROM sync_errors
+              WHERE ($1::TEXT IS NULL OR source_table = $1) AND ($2::TEXT IS NULL OR error_type = $2)
+                AND (NOT $3 OR NOT resolved)
+              ORDER BY created_at DESC, id DESC LIMIT $4",
+            &[
+                &filter.source,
+                &filter.error_type.map(ErrorType::as_str),
+                &filter.unresolved_only,
+                &i64::from(filter.limit),
+            ],
         )
         .await
         .map_err(db_err("reading sync_errors"))?;
@@ -224,6 +273,27 @@ pub async fn sync_errors(c: &impl GenericClient, limit: u32) -> Result<Vec<SyncE
             resolved: r.get(8),
             resolved_at: r.get(9),
             resolution_notes: r.get(10),
+        })
+        .collect())
+}
+
+pub async fn error_tallies(c: &impl GenericClient) -> Result<Vec<ErrorTally>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT source_table, error_type, COUNT(*)::INT8,
+                    COALESCE(SUM(CASE WHEN resolved THEN 0 ELSE 1 END), 0)::INT8
+               FROM sync_errors GROUP BY source_table, error_type ORDER BY source_table, error_type",
+            &[],
+        )
+        .await
+        .map_err(db_err("counting sync_errors"))?;
+    Ok(rows
+        .iter()
+        .map(|r| ErrorTally {
+            source: r.get(0),
+            error_type: ErrorType::parse(r.get(1)),
+            total: r.get::<_, i64>(2) as u64,
+            unresolved: r.get::<_, i64>(3) as u64,
         })
         .collect())
 }

@@ -9,10 +9,11 @@ use uuid::Uuid;
 use super::{control, db_err, in_transaction, outbox};
 use crate::control::{now_micros, OutboxEntity, RunCounts};
 use crate::matching::record::{
-    MatchDecision, MatchFilter, MatchLink, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, CATALOG_SYSTEM,
+    MatchDecision, MatchFilter, MatchLink, MatchQuality, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch,
+    CATALOG_SYSTEM, SCORE_BUCKETS,
 };
 use crate::matching::{Method, Status};
-use crate::store::matches::UNDECIDED;
+use crate::store::matches::{fill_histogram, status_counts, UNDECIDED};
 use crate::store::StoreError;
 
 /// Rows per `unnest` statement.
@@ -393,4 +394,26 @@ async fn link_by_hand(
         .await
         .map_err(db_err("removing a rejection"))?;
     Ok(written > 0)
+}
+
+pub async fn match_quality(c: &impl GenericClient) -> Result<MatchQuality, StoreError> {
+    let counts = c
+        .query("SELECT status, COUNT(*)::INT8 FROM product_matches GROUP BY status", &[])
+        .await
+        .map_err(db_err("counting product_matches"))?;
+    let buckets = c
+        .query(
+            // Both operands FLOAT8 and the bucket by position: CockroachDB has no FLOAT8 * INT8.
+            "SELECT LEAST(FLOOR(score * $1::FLOAT8)::INT8, $2::INT8) AS bucket, COUNT(*)::INT8
+               FROM product_matches GROUP BY 1",
+            &[&(SCORE_BUCKETS as f64), &(SCORE_BUCKETS as i64 - 1)],
+        )
+        .await
+        .map_err(db_err("counting product_matches"))?;
+    let mut quality = MatchQuality {
+        by_status: status_counts(counts.iter().map(|r| (r.get(0), r.get(1))).collect()),
+        ..MatchQuality::default()
+    };
+    fill_histogram(&mut quality, buckets.iter().map(|r| (r.get(0), r.get(1))).collect());
+    Ok(quality)
 }

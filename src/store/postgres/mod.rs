@@ -18,6 +18,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures_util::pin_mut;
 use tokio::sync::Mutex;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -31,8 +32,12 @@ use super::{
     StoredDistributorProduct,
 };
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
-use crate::control::{ControlAdvance, OutboxEntry, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
-use crate::matching::record::{MatchDecision, MatchFilter, MatchLink, MatchableOffer, MatchedOffer, MatchingCommit};
+use crate::control::{
+    ControlAdvance, ErrorFilter, ErrorTally, OutboxEntry, RunCounts, RunRecord, RunTally, SourceStatus, SyncErrorRecord,
+};
+use crate::matching::record::{
+    MatchDecision, MatchFilter, MatchLink, MatchQuality, MatchableOffer, MatchedOffer, MatchingCommit,
+};
 use connect::ImportPath;
 use connect::PgConnect;
 
@@ -252,8 +257,24 @@ impl Store for PgStore {
         control::runs(&*self.client.lock().await, source, limit).await
     }
 
-    async fn sync_errors(&self, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
-        control::sync_errors(&*self.client.lock().await, limit).await
+    async fn find_errors(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
+        control::find_errors(&*self.client.lock().await, filter).await
+    }
+
+    async fn error_tallies(&self) -> Result<Vec<ErrorTally>, StoreError> {
+        control::error_tallies(&*self.client.lock().await).await
+    }
+
+    async fn run_tallies(&self) -> Result<Vec<RunTally>, StoreError> {
+        control::run_tallies(&*self.client.lock().await).await
+    }
+
+    async fn slowest_runs(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        control::slowest_runs(&*self.client.lock().await, limit).await
+    }
+
+    async fn match_quality(&self) -> Result<MatchQuality, StoreError> {
+        matches::match_quality(&*self.client.lock().await).await
     }
 
     async fn distributor_products(&self, distributor: &str) -> Result<Vec<StoredDistributorProduct>, StoreError> {
@@ -294,6 +315,10 @@ impl Store for PgStore {
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
         outbox::depth(&*self.client.lock().await).await
+    }
+
+    async fn outbox_oldest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        outbox::oldest(&*self.client.lock().await).await
     }
 
     async fn catalog_rows(

@@ -84,3 +84,11 @@ pub async fn depth(c: &impl GenericClient) -> Result<u64, StoreError> {
         c.query_one("SELECT COUNT(*) FROM search_outbox", &[]).await.map_err(db_err("counting the search outbox"))?;
     Ok(row.get::<_, i64>(0) as u64)
 }
+
+pub async fn oldest(c: &impl GenericClient) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let row = c
+        .query_one("SELECT MIN(created_at) FROM search_outbox", &[])
+        .await
+        .map_err(db_err("reading the search outbox"))?;
+    Ok(row.get(0))
+}

@@ -3,7 +3,10 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{db_err, parse_ts, ts};
-use crate::control::{ControlAdvance, ErrorType, RunCounts, RunRecord, RunStatus, SourceStatus, SyncErrorRecord};
+use crate::control::{
+    ControlAdvance, ErrorFilter, ErrorTally, ErrorType, RunCounts, RunRecord, RunStatus, RunTally, SourceStatus,
+    SyncErrorRecord,
+};
 use crate::store::StoreError;
 
 pub fn insert_run(conn: &Connection, run: &RunRecord) -> Result<(), StoreError> {
@@ -160,19 +163,58 @@ fn source_from_row(r: &Row) -> rusqlite::Result<SourceStatus> {
     })
 }
 
+const RUN_COLUMNS: &str = "id, source_table, started_at, finished_at, status, rows_read, rows_inserted, rows_updated, \
+                           rows_unchanged, rows_deactivated, rows_rejected, rows_warned, elapsed_seconds, \
+                           rows_per_second, message";
+
 pub fn runs(conn: &Connection, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+    query_runs(
+        conn,
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE ?1 IS NULL OR source_table = ?1 ORDER BY started_at DESC LIMIT ?2"
+        ),
+        params![source, limit],
+    )
+}
+
+pub fn slowest_runs(conn: &Connection, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+    query_runs(
+        conn,
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE finished_at IS NOT NULL
+              ORDER BY elapsed_seconds DESC, started_at DESC LIMIT ?1"
+        ),
+        params![limit],
+    )
+}
+
+fn query_runs(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<Vec<RunRecord>, StoreError> {
+    let mut stmt = conn.prepare(sql).map_err(db_err("reading sync_runs"))?;
+    let rows = stmt.query_map(params, run_from_row).and_then(Iterator::collect).map_err(db_err("reading sync_runs"))?;
+    Ok(rows)
+}
+
+pub fn run_tallies(conn: &Connection) -> Result<Vec<RunTally>, StoreError> {
     let mut stmt = conn
         .prepare(
-            "SELECT id, source_table, started_at, finished_at, status, rows_read, rows_inserted, rows_updated,
-                    rows_unchanged, rows_deactivated, rows_rejected, rows_warned, elapsed_seconds, rows_per_second, message
-               FROM sync_runs WHERE ?1 IS NULL OR source_table = ?1
-              ORDER BY started_at DESC LIMIT ?2",
+            "SELECT source_table, status, COUNT(*), COALESCE(SUM(rows_read), 0), COALESCE(SUM(rows_rejected), 0),
+                    COALESCE(SUM(elapsed_seconds), 0.0)
+               FROM sync_runs GROUP BY source_table, status ORDER BY source_table, status",
         )
-        .map_err(db_err("reading sync_runs"))?;
+        .map_err(db_err("summing sync_runs"))?;
     let rows = stmt
-        .query_map(params![source, limit], run_from_row)
+        .query_map([], |r| {
+            Ok(RunTally {
+                source: r.get(0)?,
+                status: RunStatus::parse(&r.get::<_, String>(1)?),
+                runs: r.get::<_, i64>(2)? as u64,
+                rows_read: r.get::<_, i64>(3)? as u64,
+                rows_rejected: r.get::<_, i64>(4)? as u64,
+                seconds: r.get(5)?,
+            })
+        })
         .and_then(Iterator::collect)
-        .map_err(db_err("reading sync_runs"))?;
+        .map_err(db_err("summing sync_runs"))?;
     Ok(rows)
 }
 
@@ -199,16 +241,19 @@ fn run_from_row(r: &Row) -> rusqlite::Result<RunRecord> {
     })
 }
 
-pub fn sync_errors(conn: &Connection, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
+pub fn find_errors(conn: &Connection, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
     let mut stmt = conn
         .prepare(
             "SELECT id, run_id, source_table, record_id, error_type, error_message, record_data, created_at, resolved,
                     resolved_at, resolution_notes
-               FROM sync_errors ORDER BY created_at DESC, rowid DESC LIMIT ?1",
+               FROM sync_errors
+              WHERE (?1 IS NULL OR source_table = ?1) AND (?2 IS NULL OR error_type = ?2) AND (NOT ?3 OR NOT resolved)
+              ORDER BY created_at DESC, rowid DESC LIMIT ?4",
         )
         .map_err(db_err("reading sync_errors"))?;
+    let error_type = filter.error_type.map(ErrorType::as_str);
     let rows = stmt
-        .query_map(params![limit], |r| {
+        .query_map(params![filter.source, error_type, filter.unresolved_only, filter.limit], |r| {
             Ok(SyncErrorRecord {
                 id: r.get(0)?,
                 run_id: r.get(1)?,
@@ -225,6 +270,27 @@ pub fn sync_errors(conn: &Connection, limit: u32) -> Result<Vec<SyncErrorRecord>
         })
         .and_then(Iterator::collect)
         .map_err(db_err("reading sync_errors"))?;
+    Ok(rows)
+}
+
+pub fn error_tallies(conn: &Connection) -> Result<Vec<ErrorTally>, StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT source_table, error_type, COUNT(*), COALESCE(SUM(CASE WHEN resolved THEN 0 ELSE 1 END), 0)
+               FROM sync_errors GROUP BY source_table, error_type ORDER BY source_table, error_type",
+        )
+        .map_err(db_err("counting sync_errors"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(ErrorTally {
+                source: r.get(0)?,
+                error_type: ErrorType::parse(&r.get::<_, String>(1)?),
+                total: r.get::<_, i64>(2)? as u64,
+                unresolved: r.get::<_, i64>(3)? as u64,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(db_err("counting sync_errors"))?;
     Ok(rows)
 }
 

@@ -8,10 +8,11 @@ use super::control::{self, json};
 use super::{db_err, outbox, parse_ts, ts};
 use crate::control::{now_micros, OutboxEntity, RunCounts};
 use crate::matching::record::{
-    MatchDecision, MatchFilter, MatchLink, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch, CATALOG_SYSTEM,
+    MatchDecision, MatchFilter, MatchLink, MatchQuality, MatchableOffer, MatchedOffer, MatchingCommit, ProductMatch,
+    CATALOG_SYSTEM, SCORE_BUCKETS,
 };
 use crate::matching::{Method, Status};
-use crate::store::matches::{distributor_system, mapping_metadata, UNDECIDED};
+use crate::store::matches::{distributor_system, fill_histogram, mapping_metadata, status_counts, UNDECIDED};
 use crate::store::StoreError;
 
 /// Distributor products gone inactive since they were matched (a matched product always has a
@@ -391,4 +392,25 @@ fn link_by_hand(conn: &Connection, id: Uuid, product: Uuid, note: Option<&str>, 
     )
     .map_err(db_err("removing a rejection"))?;
     Ok(written > 0)
+}
+
+pub fn match_quality(conn: &Connection) -> Result<MatchQuality, StoreError> {
+    let mut quality = MatchQuality::default();
+    let mut stmt = conn
+        .prepare("SELECT status, COUNT(*) FROM product_matches GROUP BY status")
+        .map_err(db_err("counting product_matches"))?;
+    let counts: Vec<(String, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(Iterator::collect)
+        .map_err(db_err("counting product_matches"))?;
+    quality.by_status = status_counts(counts);
+    let mut stmt = conn
+        .prepare("SELECT MIN(CAST(score * ?1 AS INTEGER), ?1 - 1), COUNT(*) FROM product_matches GROUP BY 1")
+        .map_err(db_err("counting product_matches"))?;
+    let buckets: Vec<(i64, i64)> = stmt
+        .query_map([SCORE_BUCKETS as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(Iterator::collect)
+        .map_err(db_err("counting product_matches"))?;
+    fill_histogram(&mut quality, buckets);
+    Ok(quality)
 }

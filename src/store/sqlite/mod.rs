@@ -24,8 +24,12 @@ use super::{
     StoredDistributorProduct,
 };
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
-use crate::control::{ControlAdvance, OutboxEntry, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
-use crate::matching::record::{MatchDecision, MatchFilter, MatchLink, MatchableOffer, MatchedOffer, MatchingCommit};
+use crate::control::{
+    ControlAdvance, ErrorFilter, ErrorTally, OutboxEntry, RunCounts, RunRecord, RunTally, SourceStatus, SyncErrorRecord,
+};
+use crate::matching::record::{
+    MatchDecision, MatchFilter, MatchLink, MatchQuality, MatchableOffer, MatchedOffer, MatchingCommit,
+};
 
 /// Page cache of the store's own connection (negative: KiB).
 const CATALOG_CACHE: &str = "PRAGMA cache_size = -65536";
@@ -204,8 +208,25 @@ impl Store for SqliteStore {
         self.with_conn(move |c| control::runs(c, source.as_deref(), limit)).await
     }
 
-    async fn sync_errors(&self, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
-        self.with_conn(move |c| control::sync_errors(c, limit)).await
+    async fn find_errors(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
+        let filter = filter.clone();
+        self.with_conn(move |c| control::find_errors(c, &filter)).await
+    }
+
+    async fn error_tallies(&self) -> Result<Vec<ErrorTally>, StoreError> {
+        self.with_conn(|c| control::error_tallies(c)).await
+    }
+
+    async fn run_tallies(&self) -> Result<Vec<RunTally>, StoreError> {
+        self.with_conn(|c| control::run_tallies(c)).await
+    }
+
+    async fn slowest_runs(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        self.with_conn(move |c| control::slowest_runs(c, limit)).await
+    }
+
+    async fn match_quality(&self) -> Result<MatchQuality, StoreError> {
+        self.with_conn(|c| matches::match_quality(c)).await
     }
 
     async fn distributor_products(&self, distributor: &str) -> Result<Vec<StoredDistributorProduct>, StoreError> {
@@ -249,6 +270,10 @@ impl Store for SqliteStore {
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
         self.with_conn(|c| outbox::depth(c)).await
+    }
+
+    async fn outbox_oldest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.with_conn(|c| outbox::oldest(c)).await
     }
 
     async fn catalog_rows(

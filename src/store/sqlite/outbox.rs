@@ -1,10 +1,11 @@
 //! The search outbox in SQLite: entries written beside the rows they name, read and deleted by
 //! `catsync index`.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use uuid::Uuid;
 
-use super::db_err;
+use super::{db_err, parse_ts};
 use crate::control::{OutboxEntity, OutboxEntry};
 use crate::store::StoreError;
 
@@ -83,4 +84,11 @@ pub fn depth(conn: &Connection) -> Result<u64, StoreError> {
     conn.query_row("SELECT COUNT(*) FROM search_outbox", [], |r| r.get::<_, i64>(0))
         .map(|n| n as u64)
         .map_err(db_err("counting the search outbox"))
+}
+
+pub fn oldest(conn: &Connection) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let oldest: Option<String> = conn
+        .query_row("SELECT MIN(created_at) FROM search_outbox", [], |r| r.get(0))
+        .map_err(db_err("reading the search outbox"))?;
+    oldest.as_deref().map(parse_ts).transpose().map_err(db_err("reading the search outbox"))
 }
