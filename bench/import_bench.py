@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from measure import measured
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "bench", "work")
 SCHEMA = "catsync_bench"
@@ -46,13 +48,8 @@ def timed(cmd, env=None):
     written out and PostgreSQL checkpointed, so no step pays for the previous one's writes."""
     subprocess.run(["sync"], check=True)
     psql(PG_URL, "CHECKPOINT")
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"command failed ({status}): {' '.join(cmd)}")
-    return elapsed, usage.ru_maxrss / 1024
+    elapsed, peak, _ = measured(cmd, env=env, stdout=subprocess.DEVNULL)
+    return elapsed, peak
 
 
 def one_round(args, feed, catsync):

@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+from measure import measured
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "bench", "work", "match")
 
@@ -123,21 +125,15 @@ def main():
     catsync = os.path.join(ROOT, "target", "release", "catsync")
     cmd = [catsync, "match", "eval", "--json", "--catalog", os.path.join(WORK, "catalog.csv"),
            "--offers", os.path.join(WORK, "offers.csv"), "--truth", os.path.join(WORK, "truth.csv")]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"catsync failed ({status})")
+    elapsed, peak, out = measured(cmd)
     r = json.loads(out)
     print(f"\n{args.offers:,} offers ({args.matched:,} of catalog products) against {args.catalog:,} catalog products")
-    print(f"wall {elapsed:.1f} s (matching {r['seconds']:.1f} s), peak RSS {usage.ru_maxrss / 1024:.0f} MB")
+    print(f"wall {elapsed:.1f} s (matching {r['seconds']:.1f} s), peak RSS {peak:.0f} MB")
     print(f"links {r['links']:,} (GTIN {r['links_by_gtin']:,}, part number {r['links_by_mpn']:,}, title "
           f"{r['links_by_title']:,}), review {r['review']:,}")
     print(f"precision {r['precision']:.3f}  recall {r['recall']:.3f}  F1 {r['f1']:.3f}")
     print(f"targets: ≤ 60 s → {'met' if elapsed <= 60 else 'NOT met'}; ≤ 2 GB → "
-          f"{'met' if usage.ru_maxrss <= 2 * 1024 * 1024 else 'NOT met'}")
+          f"{'met' if peak <= 2048 else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import time
 import uuid
 
 import match_bench
+from measure import measured
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "bench", "work", "match-store")
@@ -112,16 +113,6 @@ def write_feed(path, offers):
             w.writerow([o["id"], o["title"], o["brand"], o["mpn"], o["gtin"], o["price"], 5])
 
 
-def timed(cmd):
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({status})")
-    return time.perf_counter() - start, usage.ru_maxrss / 1024, out
-
-
 def quality(db, truth):
     conn = sqlite3.connect(db)
     linked = conn.execute("SELECT d.sku, p.airtable_id FROM product_matches m "
@@ -167,10 +158,10 @@ def main():
           f"in {time.perf_counter() - started:.0f} s")
 
     match = [CATSYNC, "--config", conf, "-q", "match", "--json"]
-    first, first_rss, out = timed(match)
+    first, first_rss, out = measured(match)
     report = json.loads(out)
     links, p, r, f1 = quality(db, truth)
-    again, again_rss, _ = timed(match)
+    again, again_rss, _ = measured(match)
     changed = offers[:args.changed]
     for o in changed:
         o["title"] = o["title"] + " (new packaging)"
@@ -179,7 +170,7 @@ def main():
     write_feed(delta, changed)
     subprocess.run([CATSYNC, "--config", conf, "-q", "import", delta, "--distributor", "bench", "--mode", "delta",
                     "--json"], check=True, stdout=subprocess.DEVNULL)
-    incremental, incremental_rss, out = timed(match)
+    incremental, incremental_rss, out = measured(match)
     rematched = json.loads(out)
 
     print(f"\n{'step':<44}{'wall':>9}{'peak RSS':>11}")

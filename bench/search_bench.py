@@ -25,20 +25,12 @@ import subprocess
 import sys
 import time
 
+from measure import measured
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "bench", "work", "search")
 CATSYNC = os.path.join(ROOT, "target", "release", "catsync")
 SCHEMA = "catsync_search_bench"
-
-
-def timed(cmd, env=None):
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({status})")
-    return time.perf_counter() - start, usage.ru_maxrss / 1024, out
 
 
 def psql(pg, sql, out=subprocess.DEVNULL):
@@ -99,7 +91,7 @@ def main():
          f"COPY ({select}) TO STDOUT")
     pg_alone = time.perf_counter() - start
 
-    full, full_rss, out = timed(base + ["index", "--full", "--json"])
+    full, full_rss, out = measured(base + ["index", "--full", "--json"])
     report = json.loads(out)
     docs = report["documents"]
 
@@ -118,13 +110,13 @@ def main():
             w.writerow(row)
     subprocess.run(base + ["import", delta, "--distributor", "bench", "--mode", "delta", "--json"], check=True,
                    stdout=subprocess.DEVNULL)
-    incremental, incremental_rss, out = timed(base + ["index", "--json"])
+    incremental, incremental_rss, out = measured(base + ["index", "--json"])
     sent = json.loads(out)
 
     qfile = os.path.join(WORK, "queries.txt")
     with open(qfile, "w") as f:
         f.write("\n".join(queries(feed)) + "\n")
-    _, _, out = timed(base + ["dev", "query-latency", "--queries", qfile])
+    _, _, out = measured(base + ["dev", "query-latency", "--queries", qfile])
     latency = json.loads(out)
 
     print(f"\n{docs:,} documents from PostgreSQL into Tantivy")

@@ -187,7 +187,7 @@ pub fn match_offers(
         }
         scored
     });
-    assign(scored, catalog.len(), options, &hints.taken)
+    assign(scored.into_iter().flatten().collect(), catalog.len(), options, &hints.taken)
 }
 
 /// Offers (by position) that would have one of the `changed` catalog products among their
@@ -246,25 +246,24 @@ fn score_offer(
     options: &MatchOptions,
     weights: &Weights,
     rejected: &HashSet<(usize, usize)>,
-) -> Scored {
+) -> Option<Scored> {
     let mut candidates: Vec<(usize, f64, Evidence)> = candidates(index, text, options)
         .filter(|(row, _)| !rejected.contains(&(offer, *row)))
         .map(|(row, evidence)| (row, evidence.weight(weights), evidence))
         .collect();
     candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     candidates.truncate(2);
-    Scored { offer, candidates }
+    // Most offers of a big feed have no product worth a look: nothing of them is kept.
+    let reviewable = candidates.first().is_some_and(|c| score::score(c.1) >= options.review);
+    reviewable.then_some(Scored { offer, candidates })
 }
 
-/// Greedy one-to-one assignment by descending score (JedAI's unique mapping clustering): a link
-/// is made only while its product is free. A near-tie is a review case, never a coin toss: an
-/// offer whose runner-up product is nearly as good, a product that two offers of the feed want
-/// about equally (duplicate listings), a product another offer already took, or another pack size.
-fn assign(scored: Vec<Scored>, products: usize, options: &MatchOptions, taken: &HashSet<usize>) -> Vec<Link> {
-    let mut best: Vec<Scored> = scored
-        .into_iter()
-        .filter(|s| s.candidates.first().is_some_and(|c| score::score(c.1) >= options.review))
-        .collect();
+/// Greedy one-to-one assignment of the reviewable offers by descending score (JedAI's unique
+/// mapping clustering): a link is made only while its product is free. A near-tie is a review
+/// case, never a coin toss: an offer whose runner-up product is nearly as good, a product that two
+/// offers of the feed want about equally (duplicate listings), a product another offer already
+/// took, or another pack size.
+fn assign(mut best: Vec<Scored>, products: usize, options: &MatchOptions, taken: &HashSet<usize>) -> Vec<Link> {
     best.sort_by(|a, b| b.candidates[0].1.total_cmp(&a.candidates[0].1).then(a.offer.cmp(&b.offer)));
     // The two best scores of the offers that want each product most.
     let mut wanted = vec![(f64::NEG_INFINITY, f64::NEG_INFINITY); products];

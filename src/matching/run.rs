@@ -58,6 +58,36 @@ pub struct MatchReport {
     pub error: Option<String>,
 }
 
+/// A distributor product as a run holds it: what decides whether it is rematched, and its text,
+/// which moves to the matcher when it is (a first run's million texts are held once, not twice).
+struct Offer {
+    id: Uuid,
+    distributor: String,
+    content_hash: String,
+    matched_hash: Option<String>,
+    text: ProductText,
+}
+
+impl Offer {
+    fn new(o: MatchableOffer, aliases: &BrandAliases) -> Offer {
+        let brand = aliases.apply(o.brand.as_deref().unwrap_or_default()).to_string();
+        let text = ProductText {
+            id: o.sku,
+            title: o.title.unwrap_or_default(),
+            brand,
+            mpn: o.mpn.unwrap_or_default(),
+            gtin: o.gtin.unwrap_or_default(),
+            price: o.price,
+        };
+        Offer { id: o.id, distributor: o.distributor, content_hash: o.content_hash, matched_hash: o.matched_hash, text }
+    }
+
+    /// New or changed since it was last matched.
+    fn changed(&self) -> bool {
+        self.matched_hash.as_ref() != Some(&self.content_hash)
+    }
+}
+
 /// The catalog as matched: texts by row, and row by product id.
 struct Catalog {
     ids: Vec<Uuid>,
@@ -123,24 +153,32 @@ async fn plan_and_match(
         (0..catalog.ids.len()).filter(|&i| before.get(&catalog.ids[i]) != Some(&catalog.hashes[i])).collect();
     let removed: Vec<Uuid> = before.keys().filter(|id| !catalog.row.contains_key(id)).copied().collect();
     let catalog_moved = !changed.is_empty() || !removed.is_empty();
-    let mut offers = store.matchable_offers(!run.full && !catalog_moved).await?;
-    offers.sort_by(|a, b| (&a.distributor, &a.sku).cmp(&(&b.distributor, &b.sku)));
+    let mut read = store.matchable_offers(!run.full && !catalog_moved).await?;
+    read.sort_by(|a, b| (&a.distributor, &a.sku).cmp(&(&b.distributor, &b.sku)));
+    let mut offers: Vec<Offer> = read.into_iter().map(|o| Offer::new(o, &aliases)).collect();
     let rejected: HashSet<(Uuid, Uuid)> = store.match_rejections().await?.into_iter().collect();
     let links: HashMap<Uuid, MatchLink> =
         store.match_links().await?.into_iter().map(|l| (l.distributor_product_id, l)).collect();
 
-    let selected = select(run, &catalog, &changed, &links, &offers, &aliases);
+    let selected = select(run, &catalog, &changed, &links, &offers);
     let existing = selected_rows(store, &selected, &links).await?;
     let mut plan = Plan::default();
-    for (distributor, group) in by_distributor(&offers, &selected) {
-        let found = match_group(run, &catalog, &links, &rejected, &aliases, distributor, &group);
-        plan.add(&catalog, &existing, distributor, &group, found);
+    for group in offers.chunk_by_mut(|a, b| a.distributor == b.distributor) {
+        let (ids, texts): (Vec<Uuid>, Vec<ProductText>) =
+            group.iter_mut().filter(|o| selected.contains(&o.id)).map(|o| (o.id, std::mem::take(&mut o.text))).unzip();
+        if ids.is_empty() {
+            continue;
+        }
+        let distributor = &group[0].distributor;
+        let found = match_group(run, &catalog, &links, &rejected, distributor, &ids, &texts);
+        plan.add(&catalog, &existing, distributor, &ids, found);
     }
+    let offers_examined = selected.len();
     // Decided rows stay as they are, but their products count as examined at this content.
     let examined = offers
-        .iter()
-        .filter(|o| o.matched_hash.as_ref() != Some(&o.content_hash) || selected.contains(&o.id))
-        .map(|o| (o.id, o.content_hash.clone()))
+        .into_iter()
+        .filter(|o| o.changed() || selected.contains(&o.id))
+        .map(|o| (o.id, o.content_hash))
         .collect();
     let report = MatchReport {
         run_id: record.id,
@@ -148,7 +186,7 @@ async fn plan_and_match(
         full: run.full,
         catalog_products: catalog.ids.len(),
         catalog_changed: changed.len() + removed.len(),
-        offers_examined: selected.len(),
+        offers_examined,
         counts: plan.counts,
         auto: plan.auto,
         review: plan.review,
@@ -203,10 +241,9 @@ fn select(
     catalog: &Catalog,
     changed: &HashSet<usize>,
     links: &HashMap<Uuid, MatchLink>,
-    offers: &[MatchableOffer],
-    aliases: &BrandAliases,
+    offers: &[Offer],
 ) -> HashSet<Uuid> {
-    let undecided: Vec<&MatchableOffer> =
+    let undecided: Vec<&Offer> =
         offers.iter().filter(|o| !links.get(&o.id).is_some_and(|l| l.status.is_decided())).collect();
     if run.full {
         return undecided.iter().map(|o| o.id).collect();
@@ -214,16 +251,14 @@ fn select(
     let moved = |product: &Uuid| catalog.row.get(product).is_none_or(|row| changed.contains(row));
     let mut selected: HashSet<Uuid> = undecided
         .iter()
-        .filter(|o| {
-            o.matched_hash.as_ref() != Some(&o.content_hash) || links.get(&o.id).is_some_and(|l| moved(&l.product_id))
-        })
+        .filter(|o| o.changed() || links.get(&o.id).is_some_and(|l| moved(&l.product_id)))
         .map(|o| o.id)
         .collect();
-    let rest: Vec<&MatchableOffer> = undecided.into_iter().filter(|o| !selected.contains(&o.id)).collect();
+    let rest: Vec<&Offer> = undecided.into_iter().filter(|o| !selected.contains(&o.id)).collect();
     if changed.is_empty() || rest.is_empty() {
         return selected;
     }
-    let texts: Vec<ProductText> = rest.iter().map(|o| offer_text(o, aliases)).collect();
+    let texts: Vec<ProductText> = rest.iter().map(|o| o.text.clone()).collect();
     for i in offers_near(&catalog.texts, changed, &texts, &run.options) {
         selected.insert(rest[i].id);
     }
@@ -247,33 +282,6 @@ async fn selected_rows(
     Ok(rows.filter(|m| selected.contains(&m.distributor_product_id)).map(|m| (m.distributor_product_id, m)).collect())
 }
 
-/// The selected offers of each distributor, in offer order.
-fn by_distributor<'a>(
-    offers: &'a [MatchableOffer],
-    selected: &HashSet<Uuid>,
-) -> Vec<(&'a str, Vec<&'a MatchableOffer>)> {
-    let mut groups: Vec<(&str, Vec<&MatchableOffer>)> = Vec::new();
-    for offer in offers.iter().filter(|o| selected.contains(&o.id)) {
-        match groups.last_mut() {
-            Some((d, group)) if *d == offer.distributor => group.push(offer),
-            _ => groups.push((&offer.distributor, vec![offer])),
-        }
-    }
-    groups
-}
-
-fn offer_text(offer: &MatchableOffer, aliases: &BrandAliases) -> ProductText {
-    let text = |s: &Option<String>| s.clone().unwrap_or_default();
-    ProductText {
-        id: offer.id.to_string(),
-        title: text(&offer.title),
-        brand: aliases.apply(offer.brand.as_deref().unwrap_or_default()).to_string(),
-        mpn: text(&offer.mpn),
-        gtin: text(&offer.gtin),
-        price: offer.price,
-    }
-}
-
 /// Matches one distributor's selected offers, with its rejected pairs excluded and the products
 /// its other offers hold taken.
 fn match_group(
@@ -281,29 +289,28 @@ fn match_group(
     catalog: &Catalog,
     links: &HashMap<Uuid, MatchLink>,
     rejected: &HashSet<(Uuid, Uuid)>,
-    aliases: &BrandAliases,
     distributor: &str,
-    group: &[&MatchableOffer],
+    ids: &[Uuid],
+    texts: &[ProductText],
 ) -> Vec<Link> {
-    let in_group: HashSet<Uuid> = group.iter().map(|o| o.id).collect();
+    let in_group: HashSet<&Uuid> = ids.iter().collect();
     let taken = links
         .values()
         .filter(|l| l.distributor == distributor && l.status.is_link() && !in_group.contains(&l.distributor_product_id))
         .filter_map(|l| catalog.row.get(&l.product_id).copied())
         .collect();
-    let rejected = group
+    let rejected = ids
         .iter()
         .enumerate()
-        .flat_map(|(i, o)| {
+        .flat_map(|(i, id)| {
             rejected
                 .iter()
-                .filter(move |(offer, _)| *offer == o.id)
+                .filter(move |(offer, _)| offer == id)
                 .filter_map(move |(_, p)| Some((i, *catalog.row.get(p)?)))
         })
         .collect();
-    let texts: Vec<ProductText> = group.iter().map(|o| offer_text(o, aliases)).collect();
     let hints = MatchHints { rejected, taken, progress: run.progress };
-    match_offers(&catalog.texts, &texts, &run.options, &hints)
+    match_offers(&catalog.texts, texts, &run.options, &hints)
 }
 
 /// The writes of a run, built group by group.
@@ -323,16 +330,16 @@ impl Plan {
         catalog: &Catalog,
         existing: &HashMap<Uuid, ProductMatch>,
         distributor: &str,
-        group: &[&MatchableOffer],
+        ids: &[Uuid],
         links: Vec<Link>,
     ) {
         let mut linked: HashMap<usize, Link> = links.into_iter().map(|l| (l.offer, l)).collect();
         let now = now_micros();
-        for (i, offer) in group.iter().enumerate() {
-            let before = existing.get(&offer.id);
+        for (i, &id) in ids.iter().enumerate() {
+            let before = existing.get(&id);
             let Some(link) = linked.remove(&i) else {
                 if before.is_some() {
-                    self.unlinked.push(offer.id);
+                    self.unlinked.push(id);
                     self.counts.deactivated += 1;
                 } else {
                     self.counts.unchanged += 1;
@@ -347,7 +354,7 @@ impl Plan {
                 _ => self.review += 1,
             }
             let row = ProductMatch {
-                distributor_product_id: offer.id,
+                distributor_product_id: id,
                 distributor: distributor.to_string(),
                 product_id: catalog.ids[link.product],
                 score: link.score,
