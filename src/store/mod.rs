@@ -5,6 +5,7 @@
 //! differ. Each backend owns its SQL and its migrations; nothing outside `store/` writes SQL.
 
 mod catalog;
+mod fenced;
 mod known;
 mod matches;
 pub mod postgres;
@@ -12,20 +13,26 @@ pub mod sqlite;
 mod url;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::catalog::{CatalogLink, CatalogRecord, CatalogTable, StoredCatalogRecord};
-use crate::control::{ControlAdvance, OutboxEntry, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
+use crate::control::lease::{Fence, Lease};
+use crate::control::{
+    ControlAdvance, ErrorFilter, ErrorResolution, OutboxEntry, PruneCounts, RunCounts, RunRecord, SourceStatus,
+    SyncErrorRecord,
+};
 use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 use crate::product::DistributorProduct;
 
+pub use fenced::FencedStore;
 pub use url::redact_url;
 
 /// Schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,8 +208,9 @@ pub trait Store: Send + Sync {
     /// The search outbox's oldest `limit` entries.
     async fn search_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
 
-    /// Deletes outbox entries once the index holds what they announced.
-    async fn acknowledge_outbox(&self, ids: &[i64]) -> Result<(), StoreError>;
+    /// Deletes outbox entries once the index holds what they announced; with a fence, only while
+    /// its lease holds (checked in the same transaction).
+    async fn acknowledge_outbox(&self, ids: &[i64], fence: Option<&Fence>) -> Result<(), StoreError>;
 
     /// How many outbox entries wait for the index.
     async fn outbox_depth(&self) -> Result<u64, StoreError>;
@@ -230,6 +238,48 @@ pub trait Store: Send + Sync {
     /// one transaction; `false` when there is nothing to decide (no such match, or for a manual
     /// link no such active distributor product).
     async fn decide_match(&self, id: Uuid, decision: &MatchDecision, note: Option<&str>) -> Result<bool, StoreError>;
+
+    /// Takes the lease of `job` for `holder` for `ttl` (by the database's clock) if nobody holds
+    /// it: no row yet, or its lease expired or was released. The token is one more than the
+    /// row's last. `None` while another holder's lease runs.
+    async fn acquire_lease(&self, job: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>, StoreError>;
+
+    /// Extends a held lease to `ttl` from now; `StoreError::LeaseLost` once it expired or was
+    /// taken over.
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Lease, StoreError>;
+
+    /// Ends a held lease now (the row and its token stay); a lease already lost is left alone.
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// Every job's lease row, by job.
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+
+    /// Whether `catsync run` already imported this inbox file with this fingerprint.
+    async fn inbox_file_imported(&self, distributor: &str, path: &str, fingerprint: &str) -> Result<bool, StoreError>;
+
+    /// Remembers an imported inbox file (under `fence`, when given).
+    async fn record_inbox_file(
+        &self,
+        distributor: &str,
+        path: &str,
+        fingerprint: &str,
+        run_id: Uuid,
+        fence: Option<&Fence>,
+    ) -> Result<(), StoreError>;
+
+    /// `sync_errors` rows a filter picks, newest first.
+    async fn error_records(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError>;
+
+    /// Marks errors resolved now, each with its note, in one transaction (under `fence`, when given).
+    async fn resolve_errors(&self, resolutions: &[ErrorResolution], fence: Option<&Fence>) -> Result<(), StoreError>;
+
+    /// Deletes finished runs that started before `runs_before` (a run with unresolved errors stays)
+    /// and resolved errors resolved before `errors_before`. Unresolved errors are never deleted.
+    async fn prune(
+        &self,
+        runs_before: Option<DateTime<Utc>>,
+        errors_before: Option<DateTime<Utc>>,
+    ) -> Result<PruneCounts, StoreError>;
 }
 
 /// Which catalog rows `catalog_rows` reads.
@@ -287,6 +337,8 @@ pub enum StoreError {
     MassDeactivation { distributor: String, would: u64, active: u64, percent: f64 },
     #[error("store table {table:?}: {reason}")]
     CatalogSchema { table: String, reason: String },
+    #[error("lease lost: job {job} (token {token}) was taken over by another worker or its lease expired; this write was rolled back and the job stops here (the holder now: see catsync status)")]
+    LeaseLost { job: String, token: i64 },
     #[error(
         "the store's schema is at version {found}, newer than this catsync understands ({supported}); upgrade catsync"
     )]

@@ -10,6 +10,7 @@ mod connect;
 mod control;
 mod documents;
 mod import;
+mod lease;
 mod matches;
 mod migrate;
 mod outbox;
@@ -18,6 +19,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures_util::pin_mut;
 use tokio::sync::Mutex;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -31,7 +33,11 @@ use super::{
     StoredDistributorProduct,
 };
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
-use crate::control::{ControlAdvance, OutboxEntry, RunCounts, RunRecord, SourceStatus, SyncErrorRecord};
+use crate::control::lease::{Fence, Lease};
+use crate::control::{
+    ControlAdvance, ErrorFilter, ErrorResolution, OutboxEntry, PruneCounts, RunCounts, RunRecord, SourceStatus,
+    SyncErrorRecord,
+};
 use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 use connect::ImportPath;
 use connect::PgConnect;
@@ -195,6 +201,7 @@ impl Store for PgStore {
         let client = self.client.lock().await;
         let c = &*client;
         in_transaction(c, "committing a finished run", || async {
+            lease::check_fence(c, run.fence.as_ref()).await?;
             control::insert_errors(c, &errors).await?;
             control::conclude(c, run, advance.as_ref(), errors.len() as i64).await
         })
@@ -210,6 +217,7 @@ impl Store for PgStore {
             distributor.to_string(),
             run.id,
             run.started_at,
+            run.fence.clone(),
         )
         .await?;
         Ok(Box::new(import))
@@ -234,10 +242,10 @@ impl Store for PgStore {
     async fn begin_catalog_sync(
         &self,
         table: &CatalogTable,
-        _run: &RunRecord,
+        run: &RunRecord,
     ) -> Result<Box<dyn CatalogSync>, StoreError> {
         let client = self.connect.connect().await?;
-        Ok(Box::new(catalog::PgCatalogSync::begin(client, self.import_path, table)?))
+        Ok(Box::new(catalog::PgCatalogSync::begin(client, self.import_path, table, run.fence.clone())?))
     }
 
     async fn catalog_records(&self, table: &CatalogTable) -> Result<Vec<StoredCatalogRecord>, StoreError> {
@@ -253,7 +261,7 @@ impl Store for PgStore {
     }
 
     async fn sync_errors(&self, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
-        control::sync_errors(&*self.client.lock().await, limit).await
+        self.error_records(&ErrorFilter { limit, ..ErrorFilter::default() }).await
     }
 
     async fn distributor_products(&self, distributor: &str) -> Result<Vec<StoredDistributorProduct>, StoreError> {
@@ -284,8 +292,14 @@ impl Store for PgStore {
         outbox::entries(&*self.client.lock().await, limit).await
     }
 
-    async fn acknowledge_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
-        outbox::acknowledge(&*self.client.lock().await, ids).await
+    async fn acknowledge_outbox(&self, ids: &[i64], fence: Option<&Fence>) -> Result<(), StoreError> {
+        let client = self.client.lock().await;
+        let c = &*client;
+        in_transaction(c, "acknowledging search outbox entries", || async {
+            lease::check_fence(c, fence).await?;
+            outbox::acknowledge(c, ids).await
+        })
+        .await
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
@@ -306,6 +320,67 @@ impl Store for PgStore {
 
     async fn decide_match(&self, id: Uuid, decision: &MatchDecision, note: Option<&str>) -> Result<bool, StoreError> {
         matches::decide(&*self.client.lock().await, id, decision, note).await
+    }
+
+    async fn acquire_lease(&self, job: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>, StoreError> {
+        lease::acquire(&*self.client.lock().await, job, holder, ttl).await
+    }
+
+    async fn renew_lease(&self, held: &Lease, ttl: Duration) -> Result<Lease, StoreError> {
+        lease::renew(&*self.client.lock().await, held, ttl).await
+    }
+
+    async fn release_lease(&self, held: &Lease) -> Result<(), StoreError> {
+        lease::release(&*self.client.lock().await, held).await
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        lease::all(&*self.client.lock().await).await
+    }
+
+    async fn inbox_file_imported(&self, distributor: &str, path: &str, fingerprint: &str) -> Result<bool, StoreError> {
+        control::inbox_file_imported(&*self.client.lock().await, distributor, path, fingerprint).await
+    }
+
+    async fn record_inbox_file(
+        &self,
+        distributor: &str,
+        path: &str,
+        fingerprint: &str,
+        run_id: Uuid,
+        fence: Option<&Fence>,
+    ) -> Result<(), StoreError> {
+        let client = self.client.lock().await;
+        let c = &*client;
+        in_transaction(c, "recording an inbox file", || async {
+            lease::check_fence(c, fence).await?;
+            control::record_inbox_file(c, (distributor, path, fingerprint), run_id).await
+        })
+        .await
+    }
+
+    async fn error_records(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
+        control::error_records(&*self.client.lock().await, filter).await
+    }
+
+    async fn resolve_errors(&self, resolutions: &[ErrorResolution], fence: Option<&Fence>) -> Result<(), StoreError> {
+        let client = self.client.lock().await;
+        let c = &*client;
+        in_transaction(c, "resolving sync_errors", || async {
+            lease::check_fence(c, fence).await?;
+            control::resolve_errors(c, resolutions).await
+        })
+        .await
+    }
+
+    async fn prune(
+        &self,
+        runs_before: Option<DateTime<Utc>>,
+        errors_before: Option<DateTime<Utc>>,
+    ) -> Result<PruneCounts, StoreError> {
+        let client = self.client.lock().await;
+        let c = &*client;
+        in_transaction(c, "pruning the control tables", || control::prune(c, runs_before, errors_before)).await
     }
 }
 

@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("migrations/0001_foundation.sql")),
     (2, "matching", include_str!("migrations/0002_matching.sql")),
     (3, "search_outbox", include_str!("migrations/0003_search_outbox.sql")),
+    (5, "operations", include_str!("migrations/0005_operations.sql")),
 ];
 
 /// Applies every migration newer than the recorded version, each in its own transaction.
