@@ -49,7 +49,11 @@ pub async fn import_inbox(
             report.left = (paths.len() - i) as u64;
             break;
         }
-        let fingerprint = fingerprint(path)?;
+        // Reading a whole file is blocking work: off the runtime, so lease renewals keep going.
+        let fingerprint = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || fingerprint(&path)).await.expect("hashing a file does not panic")?
+        };
         let name = path.display().to_string();
         if store.inbox_file_imported(&profile.distributor, &name, &fingerprint).await? {
             report.skipped += 1;
