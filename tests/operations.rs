@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use catsync::control::lease::{feed_job, JobLeases, Lease, INDEX_JOB, MATCH_JOB};
 use catsync::control::retry::{retry_errors, RetryRequest};
-use catsync::control::{ErrorFilter, ErrorResolution, ErrorType, RunRecord, RunStatus};
+use catsync::control::{ErrorFilter, ErrorResolution, ErrorType, InboxFile, RunRecord, RunStatus};
 use catsync::source::feed::import::{import_file, ImportOptions};
 use catsync::source::feed::inbox::import_inbox;
 use catsync::source::feed::{FeedMode, FeedProfile, Role};
@@ -116,8 +116,9 @@ async fn a_stale_holder_s_writes_are_refused_after_a_takeover_and_the_data_is_un
     let (stale_index, _) = taken_over(t, INDEX_JOB).await;
     lease_lost(t.store.acknowledge_outbox(&ids, Some(&stale_index.fence())).await);
     assert_eq!(t.store.search_outbox(100).await.unwrap().len(), ids.len(), "the outbox is unchanged");
-    lease_lost(t.store.record_inbox_file("acme", "a.csv", "xxh3:0:1", run.id, Some(&stale.fence())).await);
-    assert!(!t.store.inbox_file_imported("acme", "a.csv", "xxh3:0:1").await.unwrap());
+    let seen = InboxFile { distributor: "acme".into(), path: "a.csv".into(), fingerprint: "xxh3:0:1".into() };
+    lease_lost(t.store.record_inbox_file(&seen, run.id, Some(&stale.fence())).await);
+    assert!(!t.store.inbox_file_imported(&seen).await.unwrap());
 
     let (stale_table, _) = taken_over(t, "airtable:products").await;
     let table = catalog_table("products", &[("name", "text")]);

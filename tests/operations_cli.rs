@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use catsync::control::lease::Lease;
+use catsync::control::InboxFile;
 use catsync::source::feed::inbox::fingerprint;
 use common::TestStore;
 
@@ -243,6 +244,6 @@ async fn watch_finishes_the_import_in_progress_on_sigterm_and_exits_0(t: &TestSt
     let expected = fingerprint(&same).unwrap();
     let control = t.store.source_status("distributor:acme").await.unwrap().unwrap();
     assert_eq!(control.watermark.as_deref(), Some(expected.as_str()), "its watermark committed with it");
-    let name = pipe.display().to_string();
-    assert!(t.store.inbox_file_imported("acme", &name, &expected).await.unwrap());
+    let seen = InboxFile { distributor: "acme".into(), path: pipe.display().to_string(), fingerprint: expected };
+    assert!(t.store.inbox_file_imported(&seen).await.unwrap());
 }

@@ -8,22 +8,14 @@ use super::display::thousands;
 use super::{under_leases, Outcome, Settings};
 use crate::control::lease::feed_job;
 use crate::control::retry::{retry_errors, RetryRequest};
-use crate::control::{ErrorFilter, ErrorType, RunStatus};
+use crate::control::RunStatus;
 use crate::source::feed::FeedProfile;
 
 pub async fn run(settings: &Settings, args: &RetryArgs) -> anyhow::Result<Outcome> {
     let store = settings.open_store().await?;
     let request = RetryRequest { source: args.source.clone(), id: args.id, limit: args.limit };
-    let picked = ErrorFilter {
-        unresolved: true,
-        types: vec![ErrorType::Rejected],
-        source: request.source.clone(),
-        id: request.id,
-        run_id: None,
-        limit: request.limit,
-    };
     let jobs: BTreeSet<String> = store
-        .error_records(&picked)
+        .error_records(&request.filter())
         .await?
         .iter()
         .filter_map(|e| e.source_table.strip_prefix("distributor:").map(feed_job))

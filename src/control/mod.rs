@@ -266,6 +266,14 @@ pub struct ErrorResolution {
     pub note: String,
 }
 
+/// An inbox file as `catsync run` saw it: whose, where, and its fingerprint (content hash and size).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxFile {
+    pub distributor: String,
+    pub path: String,
+    pub fingerprint: String,
+}
+
 /// What a retention pass deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PruneCounts {

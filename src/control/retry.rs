@@ -29,6 +29,20 @@ pub struct RetryRequest {
     pub limit: u32,
 }
 
+impl RetryRequest {
+    /// The errors it picks: unresolved rejections.
+    pub fn filter(&self) -> ErrorFilter {
+        ErrorFilter {
+            unresolved: true,
+            types: vec![ErrorType::Rejected],
+            source: self.source.clone(),
+            id: self.id,
+            run_id: None,
+            limit: self.limit,
+        }
+    }
+}
+
 /// What a retry did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RetryReport {
@@ -53,15 +67,7 @@ pub async fn retry_errors(
     request: &RetryRequest,
     work_dir: &Path,
 ) -> Result<RetryReport, StoreError> {
-    let filter = ErrorFilter {
-        unresolved: true,
-        types: vec![ErrorType::Rejected],
-        source: request.source.clone(),
-        id: request.id,
-        run_id: None,
-        limit: request.limit,
-    };
-    let errors = store.error_records(&filter).await?;
+    let errors = store.error_records(&request.filter()).await?;
     let mut report = RetryReport { examined: errors.len() as u64, ..RetryReport::default() };
     let mut groups: BTreeMap<RowShape, Vec<RetryRow>> = BTreeMap::new();
     for error in errors {

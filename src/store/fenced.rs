@@ -19,8 +19,8 @@ use super::{
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
 use crate::control::lease::{feed_job, job_of_source, Fence, Lease, INDEX_JOB};
 use crate::control::{
-    ControlAdvance, ErrorFilter, ErrorResolution, OutboxEntry, PruneCounts, RunCounts, RunRecord, SourceStatus,
-    SyncErrorRecord,
+    ControlAdvance, ErrorFilter, ErrorResolution, InboxFile, OutboxEntry, PruneCounts, RunCounts, RunRecord,
+    SourceStatus, SyncErrorRecord,
 };
 use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 
@@ -182,20 +182,13 @@ impl Store for FencedStore {
         self.inner.leases().await
     }
 
-    async fn inbox_file_imported(&self, distributor: &str, path: &str, fingerprint: &str) -> Result<bool, StoreError> {
-        self.inner.inbox_file_imported(distributor, path, fingerprint).await
+    async fn inbox_file_imported(&self, file: &InboxFile) -> Result<bool, StoreError> {
+        self.inner.inbox_file_imported(file).await
     }
 
-    async fn record_inbox_file(
-        &self,
-        distributor: &str,
-        path: &str,
-        fingerprint: &str,
-        run_id: Uuid,
-        fence: Option<&Fence>,
-    ) -> Result<(), StoreError> {
-        let fence = fence.or(self.fence_of_job(&feed_job(distributor)));
-        self.inner.record_inbox_file(distributor, path, fingerprint, run_id, fence).await
+    async fn record_inbox_file(&self, file: &InboxFile, run_id: Uuid, fence: Option<&Fence>) -> Result<(), StoreError> {
+        let fence = fence.or(self.fence_of_job(&feed_job(&file.distributor)));
+        self.inner.record_inbox_file(file, run_id, fence).await
     }
 
     async fn error_records(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {

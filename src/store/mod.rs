@@ -22,8 +22,8 @@ use uuid::Uuid;
 use crate::catalog::{CatalogLink, CatalogRecord, CatalogTable, StoredCatalogRecord};
 use crate::control::lease::{Fence, Lease};
 use crate::control::{
-    ControlAdvance, ErrorFilter, ErrorResolution, OutboxEntry, PruneCounts, RunCounts, RunRecord, SourceStatus,
-    SyncErrorRecord,
+    ControlAdvance, ErrorFilter, ErrorResolution, InboxFile, OutboxEntry, PruneCounts, RunCounts, RunRecord,
+    SourceStatus, SyncErrorRecord,
 };
 use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 use crate::product::DistributorProduct;
@@ -255,17 +255,10 @@ pub trait Store: Send + Sync {
     async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
 
     /// Whether `catsync run` already imported this inbox file with this fingerprint.
-    async fn inbox_file_imported(&self, distributor: &str, path: &str, fingerprint: &str) -> Result<bool, StoreError>;
+    async fn inbox_file_imported(&self, file: &InboxFile) -> Result<bool, StoreError>;
 
-    /// Remembers an imported inbox file (under `fence`, when given).
-    async fn record_inbox_file(
-        &self,
-        distributor: &str,
-        path: &str,
-        fingerprint: &str,
-        run_id: Uuid,
-        fence: Option<&Fence>,
-    ) -> Result<(), StoreError>;
+    /// Remembers an inbox file imported by run `run_id` (under `fence`, when given).
+    async fn record_inbox_file(&self, file: &InboxFile, run_id: Uuid, fence: Option<&Fence>) -> Result<(), StoreError>;
 
     /// `sync_errors` rows a filter picks, newest first.
     async fn error_records(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError>;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::import::{import_file, FileReport, ImportOptions};
 use super::reader::fingerprint_text;
 use super::{FeedError, FeedProfile};
-use crate::control::RunStatus;
+use crate::control::{InboxFile, RunStatus};
 use crate::store::{Store, StoreError};
 
 /// What one pass over an inbox did.
@@ -54,14 +54,15 @@ pub async fn import_inbox(
             let path = path.clone();
             tokio::task::spawn_blocking(move || fingerprint(&path)).await.expect("hashing a file does not panic")?
         };
-        let name = path.display().to_string();
-        if store.inbox_file_imported(&profile.distributor, &name, &fingerprint).await? {
+        let seen =
+            InboxFile { distributor: profile.distributor.clone(), path: path.display().to_string(), fingerprint };
+        if store.inbox_file_imported(&seen).await? {
             report.skipped += 1;
             continue;
         }
         let file = import_file(store, profile, path, options).await?;
         if file.status == RunStatus::Succeeded {
-            store.record_inbox_file(&profile.distributor, &name, &fingerprint, file.run_id, None).await?;
+            store.record_inbox_file(&seen, file.run_id, None).await?;
         }
         report.files.push(file);
     }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{db_err, placeholders};
 use crate::control::{
-    ControlAdvance, ErrorFilter, ErrorResolution, ErrorType, PruneCounts, RunCounts, RunRecord, RunStatus,
+    ControlAdvance, ErrorFilter, ErrorResolution, ErrorType, InboxFile, PruneCounts, RunCounts, RunRecord, RunStatus,
     SourceStatus, SyncErrorRecord,
 };
 use crate::store::StoreError;
@@ -281,16 +281,11 @@ pub async fn prune(
     Ok(PruneCounts { runs, errors })
 }
 
-pub async fn inbox_file_imported(
-    c: &impl GenericClient,
-    distributor: &str,
-    path: &str,
-    fingerprint: &str,
-) -> Result<bool, StoreError> {
+pub async fn inbox_file_imported(c: &impl GenericClient, file: &InboxFile) -> Result<bool, StoreError> {
     let row = c
         .query_opt(
             "SELECT 1 FROM inbox_files WHERE distributor = $1 AND path = $2 AND fingerprint = $3",
-            &[&distributor, &path, &fingerprint],
+            &[&file.distributor, &file.path, &file.fingerprint],
         )
         .await
         .map_err(db_err("reading inbox_files"))?;
@@ -298,16 +293,11 @@ pub async fn inbox_file_imported(
 }
 
 /// Remembers an imported inbox file (inside the caller's transaction).
-pub async fn record_inbox_file(
-    c: &impl GenericClient,
-    file: (&str, &str, &str),
-    run_id: Uuid,
-) -> Result<(), StoreError> {
-    let (distributor, path, fingerprint) = file;
+pub async fn record_inbox_file(c: &impl GenericClient, file: &InboxFile, run_id: Uuid) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO inbox_files (distributor, path, fingerprint, run_id, imported_at) VALUES ($1, $2, $3, $4, now())
          ON CONFLICT (distributor, path, fingerprint) DO NOTHING",
-        &[&distributor, &path, &fingerprint, &run_id],
+        &[&file.distributor, &file.path, &file.fingerprint, &run_id],
     )
     .await
     .map_err(db_err("recording an inbox file"))?;

@@ -35,8 +35,8 @@ use super::{
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
 use crate::control::lease::{Fence, Lease};
 use crate::control::{
-    ControlAdvance, ErrorFilter, ErrorResolution, OutboxEntry, PruneCounts, RunCounts, RunRecord, SourceStatus,
-    SyncErrorRecord,
+    ControlAdvance, ErrorFilter, ErrorResolution, InboxFile, OutboxEntry, PruneCounts, RunCounts, RunRecord,
+    SourceStatus, SyncErrorRecord,
 };
 use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 use connect::ImportPath;
@@ -112,6 +112,24 @@ where
                 Err(e)
             }
         }
+    })
+    .await
+}
+
+/// `in_transaction` whose first statement checks that `fence` still holds its lease.
+async fn fenced_transaction<T, F, Fut>(
+    c: &Client,
+    context: &'static str,
+    fence: Option<&Fence>,
+    work: F,
+) -> Result<T, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    in_transaction(c, context, || async {
+        lease::check_fence(c, fence).await?;
+        work().await
     })
     .await
 }
@@ -200,8 +218,7 @@ impl Store for PgStore {
     ) -> Result<(), StoreError> {
         let client = self.client.lock().await;
         let c = &*client;
-        in_transaction(c, "committing a finished run", || async {
-            lease::check_fence(c, run.fence.as_ref()).await?;
+        fenced_transaction(c, "committing a finished run", run.fence.as_ref(), || async {
             control::insert_errors(c, &errors).await?;
             control::conclude(c, run, advance.as_ref(), errors.len() as i64).await
         })
@@ -295,11 +312,7 @@ impl Store for PgStore {
     async fn acknowledge_outbox(&self, ids: &[i64], fence: Option<&Fence>) -> Result<(), StoreError> {
         let client = self.client.lock().await;
         let c = &*client;
-        in_transaction(c, "acknowledging search outbox entries", || async {
-            lease::check_fence(c, fence).await?;
-            outbox::acknowledge(c, ids).await
-        })
-        .await
+        fenced_transaction(c, "acknowledging search outbox entries", fence, || outbox::acknowledge(c, ids)).await
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
@@ -338,25 +351,14 @@ impl Store for PgStore {
         lease::all(&*self.client.lock().await).await
     }
 
-    async fn inbox_file_imported(&self, distributor: &str, path: &str, fingerprint: &str) -> Result<bool, StoreError> {
-        control::inbox_file_imported(&*self.client.lock().await, distributor, path, fingerprint).await
+    async fn inbox_file_imported(&self, file: &InboxFile) -> Result<bool, StoreError> {
+        control::inbox_file_imported(&*self.client.lock().await, file).await
     }
 
-    async fn record_inbox_file(
-        &self,
-        distributor: &str,
-        path: &str,
-        fingerprint: &str,
-        run_id: Uuid,
-        fence: Option<&Fence>,
-    ) -> Result<(), StoreError> {
+    async fn record_inbox_file(&self, file: &InboxFile, run_id: Uuid, fence: Option<&Fence>) -> Result<(), StoreError> {
         let client = self.client.lock().await;
         let c = &*client;
-        in_transaction(c, "recording an inbox file", || async {
-            lease::check_fence(c, fence).await?;
-            control::record_inbox_file(c, (distributor, path, fingerprint), run_id).await
-        })
-        .await
+        fenced_transaction(c, "recording an inbox file", fence, || control::record_inbox_file(c, file, run_id)).await
     }
 
     async fn error_records(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
@@ -366,11 +368,7 @@ impl Store for PgStore {
     async fn resolve_errors(&self, resolutions: &[ErrorResolution], fence: Option<&Fence>) -> Result<(), StoreError> {
         let client = self.client.lock().await;
         let c = &*client;
-        in_transaction(c, "resolving sync_errors", || async {
-            lease::check_fence(c, fence).await?;
-            control::resolve_errors(c, resolutions).await
-        })
-        .await
+        fenced_transaction(c, "resolving sync_errors", fence, || control::resolve_errors(c, resolutions)).await
     }
 
     async fn prune(

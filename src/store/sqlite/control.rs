@@ -7,8 +7,8 @@ use uuid::Uuid;
 use super::{db_err, lease, parse_ts, ts};
 use crate::control::lease::Fence;
 use crate::control::{
-    now_micros, ControlAdvance, ErrorFilter, ErrorResolution, ErrorType, PruneCounts, RunCounts, RunRecord, RunStatus,
-    SourceStatus, SyncErrorRecord,
+    now_micros, ControlAdvance, ErrorFilter, ErrorResolution, ErrorType, InboxFile, PruneCounts, RunCounts, RunRecord,
+    RunStatus, SourceStatus, SyncErrorRecord,
 };
 use crate::store::StoreError;
 
@@ -296,15 +296,10 @@ pub fn prune(
     Ok(PruneCounts { runs: runs as u64, errors: errors as u64 })
 }
 
-pub fn inbox_file_imported(
-    conn: &Connection,
-    distributor: &str,
-    path: &str,
-    fingerprint: &str,
-) -> Result<bool, StoreError> {
+pub fn inbox_file_imported(conn: &Connection, file: &InboxFile) -> Result<bool, StoreError> {
     conn.query_row(
         "SELECT 1 FROM inbox_files WHERE distributor = ?1 AND path = ?2 AND fingerprint = ?3",
-        params![distributor, path, fingerprint],
+        params![file.distributor, file.path, file.fingerprint],
         |_| Ok(()),
     )
     .optional()
@@ -314,17 +309,16 @@ pub fn inbox_file_imported(
 
 pub fn record_inbox_file(
     conn: &mut Connection,
-    file: (&str, &str, &str),
+    file: &InboxFile,
     run_id: Uuid,
     fence: Option<&Fence>,
 ) -> Result<(), StoreError> {
-    let (distributor, path, fingerprint) = file;
     let tx = conn.transaction().map_err(db_err("starting a transaction"))?;
     lease::check_fence(&tx, fence)?;
     tx.execute(
         "INSERT INTO inbox_files (distributor, path, fingerprint, run_id, imported_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (distributor, path, fingerprint) DO NOTHING",
-        params![distributor, path, fingerprint, run_id, ts(now_micros())],
+        params![file.distributor, file.path, file.fingerprint, run_id, ts(now_micros())],
     )
     .map_err(db_err("recording an inbox file"))?;
     tx.commit().map_err(db_err("recording an inbox file"))

@@ -28,8 +28,8 @@ use super::{
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
 use crate::control::lease::{Fence, Lease};
 use crate::control::{
-    ControlAdvance, ErrorFilter, ErrorResolution, OutboxEntry, PruneCounts, RunCounts, RunRecord, SourceStatus,
-    SyncErrorRecord,
+    ControlAdvance, ErrorFilter, ErrorResolution, InboxFile, OutboxEntry, PruneCounts, RunCounts, RunRecord,
+    SourceStatus, SyncErrorRecord,
 };
 use crate::matching::record::{MatchDecision, MatchFilter, MatchableOffer, MatchedOffer, MatchingCommit};
 
@@ -297,22 +297,14 @@ impl Store for SqliteStore {
         self.with_conn(|c| lease::all(c)).await
     }
 
-    async fn inbox_file_imported(&self, distributor: &str, path: &str, fingerprint: &str) -> Result<bool, StoreError> {
-        let key = (distributor.to_string(), path.to_string(), fingerprint.to_string());
-        self.with_conn(move |c| control::inbox_file_imported(c, &key.0, &key.1, &key.2)).await
+    async fn inbox_file_imported(&self, file: &InboxFile) -> Result<bool, StoreError> {
+        let file = file.clone();
+        self.with_conn(move |c| control::inbox_file_imported(c, &file)).await
     }
 
-    async fn record_inbox_file(
-        &self,
-        distributor: &str,
-        path: &str,
-        fingerprint: &str,
-        run_id: Uuid,
-        fence: Option<&Fence>,
-    ) -> Result<(), StoreError> {
-        let key = (distributor.to_string(), path.to_string(), fingerprint.to_string());
-        let fence = fence.cloned();
-        self.with_conn(move |c| control::record_inbox_file(c, (&key.0, &key.1, &key.2), run_id, fence.as_ref())).await
+    async fn record_inbox_file(&self, file: &InboxFile, run_id: Uuid, fence: Option<&Fence>) -> Result<(), StoreError> {
+        let (file, fence) = (file.clone(), fence.cloned());
+        self.with_conn(move |c| control::record_inbox_file(c, &file, run_id, fence.as_ref())).await
     }
 
     async fn error_records(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
