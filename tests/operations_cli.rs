@@ -247,3 +247,23 @@ async fn watch_finishes_the_import_in_progress_on_sigterm_and_exits_0(t: &TestSt
     let seen = InboxFile { distributor: "acme".into(), path: pipe.display().to_string(), fingerprint: expected };
     assert!(t.store.inbox_file_imported(&seen).await.unwrap());
 }
+
+#[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("catsync.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_catsync"))
+        .args(["--log-format", "json", "-vv", "--store", &store, "run"])
+        .current_dir(dir.path())
+        .env_remove("CATSYNC_CONFIG")
+        .env_remove("CATSYNC_SEARCH")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.lines().count() > 0, "-vv logs something");
+    for line in logs.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(entry["level"].is_string() && entry["timestamp"].is_string(), "{line}");
+    }
+}
