@@ -21,6 +21,7 @@ backend_tests!(
     a_hand_run_command_refuses_a_job_another_worker_holds,
     a_killed_holder_s_lease_expires_and_another_worker_takes_the_job_over,
     watch_finishes_the_import_in_progress_on_sigterm_and_exits_0,
+    retry_after_a_mapping_fix_imports_the_rejected_rows,
 );
 
 /// The longest a test waits for the binary to reach a state; only a hang takes that long.
@@ -101,6 +102,23 @@ async fn a_hand_run_command_refuses_a_job_another_worker_holds(t: &TestStore) {
     assert!(stderr.contains("feed:acme") && stderr.contains("other-host:4242:cafe"), "{stderr}");
     assert!(stderr.contains("until"), "says when the lease expires: {stderr}");
     assert!(t.products("acme").await.is_empty());
+}
+
+async fn retry_after_a_mapping_fix_imports_the_rejected_rows(t: &TestStore) {
+    let empty = write_config(t, "");
+    let file = t.feed("codes.csv", "Code,title,price\nA1,Drill,10\nA2,Saw,12\n");
+    let (out, _, stderr) = output(&mut catsync(t, &empty, &["-q", "import", file.to_str().unwrap(), "-d", "acme"]));
+    assert_eq!(out.status.code(), Some(1), "no SKU column: every row rejected, the run failed: {stderr}");
+    assert!(t.products("acme").await.is_empty());
+    let fixed = write_config(t, "[[distributors]]\nname = \"acme\"\n  [distributors.columns]\n  sku = \"Code\"\n");
+    let (out, stdout, stderr) = output(&mut catsync(t, &fixed, &["retry", "--source", "distributor:acme", "--json"]));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((report["examined"].as_u64(), report["resolved"].as_u64()), (Some(2), Some(2)), "{report}");
+    assert_eq!(t.products("acme").await.len(), 2);
+    let (_, stdout, _) = output(&mut catsync(t, &fixed, &["retry", "--json"]));
+    let again: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(again["examined"], 0, "resolved errors are not retried twice: {again}");
 }
 
 /// A named pipe as an inbox file: whoever reads it blocks until the test lets it go on.
