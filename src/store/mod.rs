@@ -339,6 +339,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The lease of `fence` is no longer held (its token was taken over).
+    pub(crate) fn lease_lost(fence: &Fence) -> StoreError {
+        StoreError::LeaseLost { job: fence.job.clone(), token: fence.token }
+    }
+
+    /// The outcome of a fence check that rewrote `touched` lease rows: one, or the lease is lost.
+    pub(crate) fn fence_checked(fence: &Fence, touched: u64) -> Result<(), StoreError> {
+        match touched {
+            1 => Ok(()),
+            _ => Err(StoreError::lease_lost(fence)),
+        }
+    }
+
     /// A serialization conflict or lock timeout: running the same work again may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Database { retryable: true, .. })

@@ -52,7 +52,7 @@ pub async fn renew(c: &impl GenericClient, lease: &Lease, ttl: Duration) -> Resu
             .map_err(db_err("renewing a job lease"))
     })
     .await?;
-    row.as_ref().map(lease_from_row).ok_or_else(|| lost(&lease.fence()))
+    row.as_ref().map(lease_from_row).ok_or_else(|| StoreError::lease_lost(&lease.fence()))
 }
 
 pub async fn release(c: &impl GenericClient, lease: &Lease) -> Result<(), StoreError> {
@@ -87,15 +87,7 @@ pub async fn check_fence(c: &impl GenericClient, fence: Option<&Fence>) -> Resul
         .execute("UPDATE job_leases SET token = token WHERE job = $1 AND token = $2", &[&fence.job, &fence.token])
         .await
         .map_err(db_err("checking the job's lease"))?;
-    if touched == 1 {
-        Ok(())
-    } else {
-        Err(lost(fence))
-    }
-}
-
-fn lost(fence: &Fence) -> StoreError {
-    StoreError::LeaseLost { job: fence.job.clone(), token: fence.token }
+    StoreError::fence_checked(fence, touched as u64)
 }
 
 fn lease_from_row(r: &Row) -> Lease {

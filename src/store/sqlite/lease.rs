@@ -55,7 +55,7 @@ pub fn renew(conn: &Connection, lease: &Lease, ttl: Duration) -> Result<Lease, S
     )
     .optional()
     .map_err(db_err("renewing a job lease"))?
-    .ok_or_else(|| lost(&lease.fence()))
+    .ok_or_else(|| StoreError::lease_lost(&lease.fence()))
 }
 
 pub fn release(conn: &Connection, lease: &Lease) -> Result<(), StoreError> {
@@ -85,15 +85,7 @@ pub fn check_fence(conn: &Connection, fence: Option<&Fence>) -> Result<(), Store
     let touched = conn
         .execute("UPDATE job_leases SET token = token WHERE job = ?1 AND token = ?2", params![fence.job, fence.token])
         .map_err(db_err("checking the job's lease"))?;
-    if touched == 1 {
-        Ok(())
-    } else {
-        Err(lost(fence))
-    }
-}
-
-fn lost(fence: &Fence) -> StoreError {
-    StoreError::LeaseLost { job: fence.job.clone(), token: fence.token }
+    StoreError::fence_checked(fence, touched as u64)
 }
 
 fn lease_from_row(r: &Row) -> rusqlite::Result<Lease> {
