@@ -139,6 +139,13 @@ fn serve_fifo(path: PathBuf, content: String, go: mpsc::Receiver<()>) -> std::th
     })
 }
 
+/// Opens the pipe's read end without waiting (O_NONBLOCK), which releases a writer blocked in open.
+fn unblock_writer(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    const O_NONBLOCK: i32 = 0o4000;
+    drop(std::fs::OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(path).unwrap());
+}
+
 fn wait_until(done: impl Fn() -> bool, what: &str) {
     let deadline = Instant::now() + PATIENCE;
     while !done() {
@@ -202,6 +209,8 @@ async fn a_killed_holder_s_lease_expires_and_another_worker_takes_the_job_over(t
     child.kill().unwrap(); // SIGKILL, mid-import: the file is half read
     child.wait().unwrap();
     drop(go);
+    // Killed before it opened the pipe, the reader leaves the writer waiting for one: be it.
+    unblock_writer(&pipe);
     writer.join().unwrap();
 
     let deadline = Instant::now() + PATIENCE;
