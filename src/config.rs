@@ -31,6 +31,10 @@ pub struct Config {
     #[serde(default)]
     pub matching: MatchingSection,
     #[serde(default)]
+    pub schedule: ScheduleSection,
+    #[serde(default)]
+    pub retention: RetentionSection,
+    #[serde(default)]
     pub serve: ServeSection,
 }
 
@@ -253,6 +257,67 @@ impl MatchingSection {
     }
 }
 
+/// `[schedule]`: how `catsync watch` and the leases of every job are timed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSection {
+    /// Time between the starts of two `catsync watch` cycles, such as `"5m"` (`--every` wins).
+    pub every: Option<Spanned<String>>,
+    /// How long a job's lease lasts without renewal [default 60]; it is renewed every third of it.
+    pub lease_seconds: Option<Spanned<f64>>,
+}
+
+/// Lease time of a job when `[schedule] lease_seconds` is not set.
+pub const DEFAULT_LEASE_SECONDS: f64 = 60.0;
+
+impl ScheduleSection {
+    /// How long a lease lasts without renewal.
+    pub fn lease_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.lease_seconds.as_ref().map_or(DEFAULT_LEASE_SECONDS, |s| *s.get_ref()))
+    }
+}
+
+/// `[retention]`: what `run` and `watch` prune from the control tables. Unresolved errors are
+/// always kept.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    /// Runs older than this many days go (those with unresolved errors stay).
+    pub runs_days: Option<Spanned<u32>>,
+    /// Resolved errors resolved more than this many days ago go.
+    pub errors_days: Option<Spanned<u32>>,
+}
+
+/// Parses a duration such as `"90s"`, `"5m"`, `"1h30m"` or `"1d"` (units s, m, h, d; at least one
+/// second).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || {
+        format!("{text:?} is not a duration: write a number with a unit, such as \"30s\", \"5m\", \"1h30m\" or \"1d\"")
+    };
+    let mut seconds: u64 = 0;
+    let mut digits = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        seconds = n.checked_mul(unit).and_then(|v| seconds.checked_add(v)).ok_or_else(bad)?;
+        digits.clear();
+    }
+    if !digits.is_empty() || seconds == 0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
 /// A configuration that cannot be used, located in its file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -321,7 +386,26 @@ impl Config {
         }
         self.validate_airtable(&invalid)?;
         self.validate_catalog(&invalid)?;
-        self.validate_matching(&invalid)
+        self.validate_matching(&invalid)?;
+        self.validate_schedule(&invalid)
+    }
+
+    fn validate_schedule(
+        &self,
+        invalid: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        if let Some(every) = &self.schedule.every {
+            parse_duration(every.get_ref()).map_err(|e| invalid(every.span(), format!("[schedule] every: {e}")))?;
+        }
+        if let Some(ttl) =
+            self.schedule.lease_seconds.as_ref().filter(|s| !(s.get_ref().is_finite() && *s.get_ref() >= 1.0))
+        {
+            return Err(invalid(
+                ttl.span(),
+                format!("[schedule] lease_seconds = {} must be at least 1", ttl.get_ref()),
+            ));
+        }
+        Ok(())
     }
 
     fn validate_matching(
@@ -494,6 +578,30 @@ fn interpolate_env(text: &str, path: &Path) -> Result<String, ConfigError> {
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_written_and_nonsense_is_refused() {
+        assert_eq!(parse_duration("90s"), Ok(std::time::Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(std::time::Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(std::time::Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("1d"), Ok(std::time::Duration::from_secs(86_400)));
+        for bad in ["", "5", "m", "5 minutes", "0s", "-5m", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_schedule_names_its_line() {
+        let err = Config::parse("[schedule]\nevery = \"5 minutes\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("line 2") && err.to_string().contains("every"), "{err}");
+        let err = Config::parse("[schedule]\nlease_seconds = 0\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("lease_seconds"), "{err}");
+    }
 }
 
 #[cfg(test)]

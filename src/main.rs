@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use catsync::cli::args::LogFormat;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -19,10 +20,13 @@ fn main() -> ExitCode {
         (false, 1) => "info",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_env("CATSYNC_LOG").unwrap_or_else(|_| EnvFilter::new(default_level)))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the tokio runtime starts");
     runtime.block_on(catsync::cli::run(cli))
 }

@@ -256,7 +256,9 @@ async fn token_and_quota_problems_say_what_to_fix_and_never_show_the_token() {
 async fn killed_sync_resumes_without_loss(t: &TestStore) {
     let world = AirtableWorld::new(1500, 5).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("catsync.toml"), config_text(&world.server.url(), &t.url, 10)).unwrap();
+    // A killed worker's lease outlives it: short leases, so that the rerun may take the job over.
+    let config = config_text(&world.server.url(), &t.url, 10) + "\n[schedule]\nlease_seconds = 1\n";
+    std::fs::write(dir.path().join("catsync.toml"), config).unwrap();
     for round in 0..2 {
         if round == 1 {
             for i in 0..200 {
@@ -288,10 +290,20 @@ async fn killed_sync_resumes_without_loss(t: &TestStore) {
         child.wait().unwrap();
         let after = t.store.source_status("airtable:products").await.unwrap().and_then(|s| s.watermark);
         assert_eq!(after, before, "a killed run does not move the watermark");
+        wait_for_leases_to_expire(t).await;
         let rerun = catsync_async(dir.path(), &["sync"]).await;
         assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun));
         world.assert_store_matches(t.store.as_ref(), "products").await;
         world.assert_store_matches(t.store.as_ref(), "brands").await;
+    }
+}
+
+/// Waits until no lease in the store is held (a killed holder's expire by themselves).
+async fn wait_for_leases_to_expire(t: &TestStore) {
+    let started = Instant::now();
+    while t.store.leases().await.unwrap().iter().any(|l| l.expires_at > catsync::control::now_micros()) {
+        assert!(started.elapsed() < Duration::from_secs(60), "a lease never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -28,7 +28,7 @@ backend_tests!(
 async fn drained(t: &TestStore) -> BTreeSet<(OutboxEntity, Uuid)> {
     let entries = t.store.search_outbox(10_000).await.unwrap();
     let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
-    t.store.acknowledge_outbox(&ids).await.unwrap();
+    t.store.acknowledge_outbox(&ids, None).await.unwrap();
     entries.into_iter().map(|e| (e.entity, e.entity_id)).collect()
 }
 
@@ -97,7 +97,7 @@ async fn acknowledged_entries_are_gone_and_the_others_stay(t: &TestStore) {
     t.import("acme", &feed, FeedMode::Full).await;
     let entries = t.store.search_outbox(2).await.unwrap();
     assert_eq!(entries.len(), 2);
-    t.store.acknowledge_outbox(&[entries[0].id]).await.unwrap();
+    t.store.acknowledge_outbox(&[entries[0].id], None).await.unwrap();
     assert_eq!(t.store.outbox_depth().await.unwrap(), 2);
     let left: Vec<i64> = t.store.search_outbox(10).await.unwrap().iter().map(|e| e.id).collect();
     assert!(!left.contains(&entries[0].id) && left.contains(&entries[1].id), "{left:?}");

@@ -43,8 +43,18 @@ pub struct Cli {
     /// Only errors on stderr; no progress bar.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log lines as text for people, or as JSON objects (one per line) for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +162,36 @@ Examples:
   catsync search 0088256000021                  an exact GTIN, SKU or part number comes first
   catsync search drill --brand Bosch --in-stock --price 50..150 --json")]
     Search(SearchArgs),
+    /// One whole cycle: Airtable sync, new inbox files of every distributor, match, index, retention.
+    #[command(after_help = "\
+Examples:
+  catsync run                   one cycle, a summary table at the end
+  catsync run --json            the summary as JSON
+
+Each job works under its lease (airtable:<table>, feed:<distributor>, match, index): a job another
+worker holds is skipped. A failed step does not stop the steps after it; the exit status is 1 when
+any step failed. Inbox files are imported once each (by name and content); a file whose import
+failed is tried again next cycle.")]
+    Run(RunArgs),
+    /// Run cycles until SIGINT or SIGTERM; then finish the current step and exit 0.
+    #[command(after_help = "\
+Examples:
+  catsync watch --every 5m
+  catsync watch                 every [schedule] every of catsync.toml
+
+Several watch processes (on one machine or many) can share one store: each job runs in one of
+them at a time, and the job of a worker that died is taken over once its lease expires.")]
+    Watch(WatchArgs),
+    /// Import rejected feed rows again from their raw records, after a config or mapping fix.
+    #[command(after_help = "\
+Examples:
+  catsync retry                              every unresolved rejected row (up to --limit)
+  catsync retry --source distributor:acme --limit 500
+  catsync retry --id 6f1c…
+
+Rows that import now get their error resolved with a note; rows rejected again keep their old
+error (resolved as superseded, naming the new one) and a new error with the new reason.")]
+    Retry(RetryArgs),
     /// Development tools: local stand-ins for outside services (catsync dev airtable-sim).
     #[command(
         after_help = "Examples:\n  catsync dev airtable-sim\n  catsync dev airtable-sim --base bench-base.json --listen 127.0.0.1:0"
@@ -248,6 +288,39 @@ pub struct RunsArgs {
     #[arg(long, default_value_t = 20)]
     pub limit: u32,
     /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Time between cycle starts, such as 30s, 5m, 1h [default: [schedule] every].
+    #[arg(long)]
+    pub every: Option<String>,
+    /// Print each cycle's summary as JSON (one object per line).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// How many errors at most.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: u32,
+    /// Only errors of this source (distributor:NAME).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Only this error (its id, as `catsync errors --json` shows it).
+    #[arg(long)]
+    pub id: Option<uuid::Uuid>,
+    /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -4,8 +4,9 @@ use std::fmt::Write as _;
 
 use super::args::ImportArgs;
 use super::display::{duration, thousands};
-use super::{problem_lines, runs_outcome, Outcome, Settings, UsageError};
+use super::{problem_lines, runs_outcome, under_leases, Outcome, Settings, UsageError};
 use crate::config::valid_name;
+use crate::control::lease::feed_job;
 use crate::control::RunStatus;
 use crate::source::feed::import::{import_file, FileReport, ImportOptions};
 use crate::source::feed::FeedProfile;
@@ -18,16 +19,21 @@ pub async fn run(settings: &Settings, args: &ImportArgs) -> anyhow::Result<Outco
     let store = settings.open_store().await?;
     let options =
         ImportOptions { allow_mass_deactivate: args.allow_mass_deactivate, progress: !settings.quiet && !args.json };
-    let mut reports = Vec::new();
-    for file in &args.files {
-        let report = import_file(store.as_ref(), &profile, file, &options).await?;
-        if !args.json && !settings.quiet {
-            print!("{}", summary(&report));
-        } else if report.status == RunStatus::Failed && !args.json {
-            eprintln!("error: {}", report.error.as_deref().unwrap_or("import failed"));
+    let job = feed_job(&profile.distributor);
+    let reports = under_leases(&settings.job_leases(store), &[job], |store| async move {
+        let mut reports = Vec::new();
+        for file in &args.files {
+            let report = import_file(store.as_ref(), &profile, file, &options).await?;
+            if !args.json && !settings.quiet {
+                print!("{}", summary(&report));
+            } else if report.status == RunStatus::Failed && !args.json {
+                eprintln!("error: {}", report.error.as_deref().unwrap_or("import failed"));
+            }
+            reports.push(report);
         }
-        reports.push(report);
-    }
+        Ok(reports)
+    })
+    .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "files": reports }))?);
     }

@@ -13,9 +13,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use super::display::{duration, thousands};
-use super::{Outcome, Settings, UsageError};
+use super::{under_leases, Outcome, Settings, UsageError};
 use crate::catalog::CatalogRoles;
 use crate::catalog::CatalogTable;
+use crate::control::lease::MATCH_JOB;
 use crate::matching::aliases::BrandAliases;
 use crate::matching::eval::{evaluate, read_products, read_truth, ColumnMap, EvalError};
 use crate::matching::run::{run_matching, MatchReport, MatchRun};
@@ -87,26 +88,39 @@ pub async fn run(settings: &Settings, args: &MatchArgs) -> anyhow::Result<Outcom
         return run_eval(eval).await;
     }
     let store = settings.open_store().await?;
-    let (table, roles) = catalog(settings, &*store).await?;
-    let counter = Arc::new(AtomicUsize::new(0));
-    let bar = progress_bar(!settings.quiet && !args.json, counter.clone());
-    let run = MatchRun {
-        table: &table,
-        roles: &roles,
-        options: settings.config.matching.options(),
-        aliases: BrandAliases::from_groups(&settings.config.matching.brand_aliases),
-        full: args.full,
-        progress: Some(&counter),
-    };
-    let report = run_matching(&*store, run).await;
-    bar.finish_and_clear();
-    let report = report?;
+    let report = under_leases(&settings.job_leases(store), &[MATCH_JOB.to_string()], |store| async move {
+        match_once(settings, &*store, args.full, !settings.quiet && !args.json).await
+    })
+    .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", summary(&report));
     }
     Ok(Outcome::Completed)
+}
+
+/// One matching run over the store (a progress bar on a terminal when `progress`).
+pub(crate) async fn match_once(
+    settings: &Settings,
+    store: &dyn Store,
+    full: bool,
+    progress: bool,
+) -> anyhow::Result<MatchReport> {
+    let (table, roles) = catalog(settings, store).await?;
+    let counter = Arc::new(AtomicUsize::new(0));
+    let bar = progress_bar(progress, counter.clone());
+    let run = MatchRun {
+        table: &table,
+        roles: &roles,
+        options: settings.config.matching.options(),
+        aliases: BrandAliases::from_groups(&settings.config.matching.brand_aliases),
+        full,
+        progress: Some(&counter),
+    };
+    let report = run_matching(store, run).await;
+    bar.finish_and_clear();
+    Ok(report?)
 }
 
 /// The `[catalog]` table as stored and its roles, or a usage error saying what is missing.

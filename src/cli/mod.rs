@@ -12,11 +12,14 @@ mod init;
 mod matches;
 mod matching;
 mod report;
+mod retry;
+mod run;
 mod search;
 mod serve;
 mod status;
 mod sync;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,6 +31,7 @@ pub use args::Cli;
 use args::Command;
 
 use crate::config::{AirtableSection, Config, ConfigError, DEFAULT_SEARCH_URL, DEFAULT_STORE_URL};
+use crate::control::lease::{describe_busy, holder_id, JobLeases};
 use crate::search::{SearchError, SearchIndex, SearchSettings, DEFAULT_INDEX};
 use crate::source::airtable::{AirtableClient, RetryPolicy};
 use crate::store::{self, Store};
@@ -80,6 +84,23 @@ pub(crate) fn problem_lines(out: &mut String, error: Option<&str>, problems: &[S
     if more > 0 {
         let _ = writeln!(out, "  … {} more in sync_errors: catsync errors", display::thousands(more));
     }
+}
+
+/// Runs a command's work under the leases of `jobs`, so that it never runs beside a `catsync
+/// watch` (or another command) doing the same job; `work` gets the store with their fences. A job
+/// held elsewhere is an error naming its holder and when its lease expires.
+pub(crate) async fn under_leases<T, F, Fut>(leases: &JobLeases, jobs: &[String], work: F) -> anyhow::Result<T>
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let acquired = leases.acquire(jobs).await?;
+    if let Some(busy) = acquired.busy.first() {
+        leases.run(acquired.held, async {}).await?;
+        anyhow::bail!("{}; try again then", describe_busy(busy));
+    }
+    let store = leases.fenced(&acquired.held);
+    leases.run(acquired.held, work(store)).await?
 }
 
 /// A mistake in the command line or the configuration (exit status 2).
@@ -146,6 +167,11 @@ impl Settings {
         })
     }
 
+    /// This process's leases on `store`, timed by `[schedule] lease_seconds`.
+    pub fn job_leases(&self, store: Arc<dyn Store>) -> JobLeases {
+        JobLeases::new(store, holder_id(), self.config.schedule.lease_ttl())
+    }
+
     /// Opens the configured store; a bad URL is a usage error.
     pub async fn open_store(&self) -> anyhow::Result<Arc<dyn Store>> {
         store::open(&self.store_url).await.map_err(|e| match e {
@@ -177,6 +203,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             Command::Index(a) => search::index(&settings, a).await,
             Command::Search(a) => search::search(&settings, a).await,
             Command::Dev { command } => dev::run(&settings, command).await,
+            Command::Run(a) => run::run(&settings, a).await,
+            Command::Watch(a) => run::watch(&settings, a).await,
+            Command::Retry(a) => retry::run(&settings, a).await,
         }
         .context(format!("catsync {} failed", command_name(&cli.command)))
     }
@@ -208,5 +237,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Index(_) => "index",
         Command::Search(_) => "search",
         Command::Dev { .. } => "dev",
+        Command::Run(_) => "run",
+        Command::Watch(_) => "watch",
+        Command::Retry(_) => "retry",
     }
 }

@@ -3,10 +3,12 @@
 use clap::Args;
 
 use super::display::{duration, table, thousands};
-use super::{Outcome, Settings, UsageError};
+use super::{under_leases, Outcome, Settings, UsageError};
 use crate::catalog::CatalogRoles;
+use crate::control::lease::INDEX_JOB;
 use crate::search::indexer::{run_index, CatalogSource, IndexReport};
-use crate::search::{SearchHit, SearchQuery, SearchResults};
+use crate::search::{SearchHit, SearchIndex, SearchQuery, SearchResults};
+use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
@@ -57,6 +59,26 @@ fn parse_price_range(s: &str) -> Result<(Option<f64>, Option<f64>), String> {
 pub async fn index(settings: &Settings, args: &IndexArgs) -> anyhow::Result<Outcome> {
     let store = settings.open_store().await?;
     let index = settings.open_search().await?;
+    let index_ref = &*index;
+    let report = under_leases(&settings.job_leases(store), &[INDEX_JOB.to_string()], |store| async move {
+        index_once(settings, &*store, index_ref, args.full).await
+    })
+    .await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", summary(&report, &index.location()));
+    }
+    Ok(if report.failed > 0 { Outcome::Rejected } else { Outcome::Completed })
+}
+
+/// One index run: the outbox (or, with `full`, the whole store) into the search index.
+pub(crate) async fn index_once(
+    settings: &Settings,
+    store: &dyn Store,
+    index: &dyn SearchIndex,
+    full: bool,
+) -> anyhow::Result<IndexReport> {
     let catalog = match &settings.config.catalog {
         Some(section) => store.catalog_table(section.table.get_ref()).await?.map(|t| {
             let roles = CatalogRoles::new(section, &t);
@@ -65,13 +87,7 @@ pub async fn index(settings: &Settings, args: &IndexArgs) -> anyhow::Result<Outc
         None => None,
     };
     let source = catalog.as_ref().map(|(table, roles)| CatalogSource { table, roles });
-    let report = run_index(&*store, &*index, source, args.full).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", summary(&report, &index.location()));
-    }
-    Ok(if report.failed > 0 { Outcome::Rejected } else { Outcome::Completed })
+    Ok(run_index(store, index, source, full).await?)
 }
 
 pub(crate) fn summary(r: &IndexReport, location: &str) -> String {

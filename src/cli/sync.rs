@@ -4,8 +4,9 @@ use std::fmt::Write as _;
 
 use super::args::SyncArgs;
 use super::display::{duration, thousands};
-use super::{problem_lines, runs_outcome, Outcome, Settings, UsageError};
+use super::{problem_lines, runs_outcome, under_leases, Outcome, Settings, UsageError};
 use crate::config::AirtableTableSection;
+use crate::control::lease::airtable_job;
 use crate::control::RunStatus;
 use crate::source::airtable::{sync_tables, SyncOptions, TableReport};
 
@@ -14,7 +15,12 @@ pub async fn run(settings: &Settings, args: &SyncArgs) -> anyhow::Result<Outcome
     let tables = pick_tables(&section.tables, &args.table)?;
     let store = settings.open_store().await?;
     let options = SyncOptions { full: args.full, reconcile: args.reconcile, allow_mass_delete: args.allow_mass_delete };
-    let reports = sync_tables(store.as_ref(), &client, &tables, options).await?;
+    let jobs: Vec<String> = tables.iter().map(|t| airtable_job(t.into.get_ref())).collect();
+    let (client_ref, tables_ref) = (&client, &tables);
+    let reports = under_leases(&settings.job_leases(store), &jobs, |store| async move {
+        Ok(sync_tables(store.as_ref(), client_ref, tables_ref, options).await?)
+    })
+    .await?;
     if args.json {
         let doc = serde_json::json!({ "tables": reports, "airtable": client.request_counts() });
         println!("{}", serde_json::to_string_pretty(&doc)?);

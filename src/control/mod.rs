@@ -2,9 +2,14 @@
 //! what was rejected (`sync_errors`). These types carry no SQL; `store/` persists them in the same
 //! transaction as the data they describe, so a watermark never moves without its rows.
 
+pub mod lease;
+pub mod retry;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
+
+use lease::Fence;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,6 +76,10 @@ pub struct RunRecord {
     pub rows_per_second: f64,
     /// Why a run failed, or a one-line summary.
     pub message: Option<String>,
+    /// The lease the run works under: the store refuses its writes once another worker took the
+    /// job over. `None` for a run outside any lease (tests, tools).
+    #[serde(skip)]
+    pub fence: Option<Fence>,
 }
 
 impl RunRecord {
@@ -85,6 +94,7 @@ impl RunRecord {
             elapsed_seconds: 0.0,
             rows_per_second: 0.0,
             message: None,
+            fence: None,
         }
     }
 
@@ -233,15 +243,42 @@ pub struct OutboxEntry {
     pub entity_id: Uuid,
 }
 
-/// Which `sync_errors` rows to list, newest first.
+/// Which `sync_errors` rows `Store::error_records` reads, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ErrorFilter {
-    /// Only this source (`distributor:acme`, a catalog table's source, `index`…).
+    /// Only unresolved ones.
+    pub unresolved: bool,
+    /// Only these types (all when empty).
+    pub types: Vec<ErrorType>,
+    /// Only this source (`distributor:acme`, `airtable:products`).
     pub source: Option<String>,
-    pub error_type: Option<ErrorType>,
-    /// Only rows not yet resolved.
-    pub unresolved_only: bool,
+    /// Only this one.
+    pub id: Option<Uuid>,
+    /// Only the errors of this run.
+    pub run_id: Option<Uuid>,
     pub limit: u32,
+}
+
+/// Marks one `sync_errors` row resolved, with a note saying how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorResolution {
+    pub id: Uuid,
+    pub note: String,
+}
+
+/// An inbox file as `catsync run` saw it: whose, where, and its fingerprint (content hash and size).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxFile {
+    pub distributor: String,
+    pub path: String,
+    pub fingerprint: String,
+}
+
+/// What a retention pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PruneCounts {
+    pub runs: u64,
+    pub errors: u64,
 }
 
 /// How many `sync_errors` rows one source has of one type.

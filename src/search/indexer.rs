@@ -203,7 +203,7 @@ impl Job<'_> {
             let applied = self.index.apply(changes.clone()).await?;
             self.tally.add(&self.run, &changes, applied);
             let ids: Vec<i64> = entries.iter().map(|e| e.id).collect();
-            self.store.acknowledge_outbox(&ids).await?;
+            self.store.acknowledge_outbox(&ids, None).await?;
             self.tally.entries += ids.len() as u64;
         }
     }
@@ -260,7 +260,7 @@ impl Job<'_> {
         }
         rebuild.finish().await?;
         for chunk in seen.chunks(BATCH as usize) {
-            self.store.acknowledge_outbox(chunk).await?;
+            self.store.acknowledge_outbox(chunk, None).await?;
         }
         self.tally.entries += seen.len() as u64;
         Ok(())

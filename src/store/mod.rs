@@ -5,6 +5,7 @@
 //! differ. Each backend owns its SQL and its migrations; nothing outside `store/` writes SQL.
 
 mod catalog;
+mod fenced;
 mod known;
 mod matches;
 pub mod postgres;
@@ -12,24 +13,28 @@ pub mod sqlite;
 mod url;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::catalog::{CatalogLink, CatalogRecord, CatalogTable, StoredCatalogRecord};
+use crate::control::lease::{Fence, Lease};
 use crate::control::{
-    ControlAdvance, ErrorFilter, ErrorTally, OutboxEntry, RunCounts, RunRecord, RunTally, SourceStatus, SyncErrorRecord,
+    ControlAdvance, ErrorFilter, ErrorResolution, ErrorTally, InboxFile, OutboxEntry, PruneCounts, RunCounts,
+    RunRecord, RunTally, SourceStatus, SyncErrorRecord,
 };
 use crate::matching::record::{
     MatchDecision, MatchFilter, MatchLink, MatchQuality, MatchableOffer, MatchedOffer, MatchingCommit,
 };
 use crate::product::DistributorProduct;
 
+pub use fenced::FencedStore;
 pub use url::redact_url;
 
 /// Schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,11 +185,8 @@ pub trait Store: Send + Sync {
 
     /// Most recent errors first.
     async fn sync_errors(&self, limit: u32) -> Result<Vec<SyncErrorRecord>, StoreError> {
-        self.find_errors(&ErrorFilter { limit, ..ErrorFilter::default() }).await
+        self.error_records(&ErrorFilter { limit, ..ErrorFilter::default() }).await
     }
-
-    /// The errors a filter selects, most recent first.
-    async fn find_errors(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError>;
 
     /// Error counts per source and type (ordered by source, then type).
     async fn error_tallies(&self) -> Result<Vec<ErrorTally>, StoreError>;
@@ -225,8 +227,9 @@ pub trait Store: Send + Sync {
     /// The search outbox's oldest `limit` entries.
     async fn search_outbox(&self, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
 
-    /// Deletes outbox entries once the index holds what they announced.
-    async fn acknowledge_outbox(&self, ids: &[i64]) -> Result<(), StoreError>;
+    /// Deletes outbox entries once the index holds what they announced; with a fence, only while
+    /// its lease holds (checked in the same transaction).
+    async fn acknowledge_outbox(&self, ids: &[i64], fence: Option<&Fence>) -> Result<(), StoreError>;
 
     /// How many outbox entries wait for the index.
     async fn outbox_depth(&self) -> Result<u64, StoreError>;
@@ -257,6 +260,41 @@ pub trait Store: Send + Sync {
     /// one transaction; `false` when there is nothing to decide (no such match, or for a manual
     /// link no such active distributor product).
     async fn decide_match(&self, id: Uuid, decision: &MatchDecision, note: Option<&str>) -> Result<bool, StoreError>;
+
+    /// Takes the lease of `job` for `holder` for `ttl` (by the database's clock) if nobody holds
+    /// it: no row yet, or its lease expired or was released. The token is one more than the
+    /// row's last. `None` while another holder's lease runs.
+    async fn acquire_lease(&self, job: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>, StoreError>;
+
+    /// Extends a held lease to `ttl` from now; `StoreError::LeaseLost` once it expired or was
+    /// taken over.
+    async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Lease, StoreError>;
+
+    /// Ends a held lease now (the row and its token stay); a lease already lost is left alone.
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// Every job's lease row, by job.
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+
+    /// Whether `catsync run` already imported this inbox file with this fingerprint.
+    async fn inbox_file_imported(&self, file: &InboxFile) -> Result<bool, StoreError>;
+
+    /// Remembers an inbox file imported by run `run_id` (under `fence`, when given).
+    async fn record_inbox_file(&self, file: &InboxFile, run_id: Uuid, fence: Option<&Fence>) -> Result<(), StoreError>;
+
+    /// `sync_errors` rows a filter picks, newest first.
+    async fn error_records(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError>;
+
+    /// Marks errors resolved now, each with its note, in one transaction (under `fence`, when given).
+    async fn resolve_errors(&self, resolutions: &[ErrorResolution], fence: Option<&Fence>) -> Result<(), StoreError>;
+
+    /// Deletes finished runs that started before `runs_before` (a run with unresolved errors stays)
+    /// and resolved errors resolved before `errors_before`. Unresolved errors are never deleted.
+    async fn prune(
+        &self,
+        runs_before: Option<DateTime<Utc>>,
+        errors_before: Option<DateTime<Utc>>,
+    ) -> Result<PruneCounts, StoreError>;
 }
 
 /// Which catalog rows `catalog_rows` reads.
@@ -314,6 +352,8 @@ pub enum StoreError {
     MassDeactivation { distributor: String, would: u64, active: u64, percent: f64 },
     #[error("store table {table:?}: {reason}")]
     CatalogSchema { table: String, reason: String },
+    #[error("lease lost: job {job} (token {token}) was taken over by another worker or its lease expired; this write was rolled back and the job stops here (the holder now: see catsync status)")]
+    LeaseLost { job: String, token: i64 },
     #[error(
         "the store's schema is at version {found}, newer than this catsync understands ({supported}); upgrade catsync"
     )]
@@ -321,6 +361,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The lease of `fence` is no longer held (its token was taken over).
+    pub(crate) fn lease_lost(fence: &Fence) -> StoreError {
+        StoreError::LeaseLost { job: fence.job.clone(), token: fence.token }
+    }
+
+    /// The outcome of a fence check that rewrote `touched` lease rows: one, or the lease is lost.
+    pub(crate) fn fence_checked(fence: &Fence, touched: u64) -> Result<(), StoreError> {
+        match touched {
+            1 => Ok(()),
+            _ => Err(StoreError::lease_lost(fence)),
+        }
+    }
+
     /// A serialization conflict or lock timeout: running the same work again may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Database { retryable: true, .. })

@@ -270,9 +270,9 @@ const ERRORS_LIMIT: u32 = 100;
 async fn errors_view(app: &AppState, q: &ErrorsQuery) -> Answer<view::ErrorsView> {
     let filter = ErrorFilter {
         source: q.source.clone().filter(|s| !s.is_empty()),
-        error_type: q.error_type.as_deref().filter(|s| !s.is_empty()).map(ErrorType::parse),
-        unresolved_only: false,
+        types: q.error_type.as_deref().filter(|s| !s.is_empty()).map(ErrorType::parse).into_iter().collect(),
         limit: q.limit.unwrap_or(ERRORS_LIMIT),
+        ..ErrorFilter::default()
     };
     Ok(view::errors(&*app.dashboard.store, filter).await?)
 }
@@ -291,7 +291,7 @@ async fn errors_page(State(app): Shared, Query(q): Query<ErrorsQuery>) -> Answer
             " type " select name="type" {
                 option value="" { "any" }
                 @for t in [ErrorType::Rejected, ErrorType::Warning, ErrorType::File] {
-                    option value=(t.as_str()) selected[v.filter.error_type == Some(t)] { (t.as_str()) }
+                    option value=(t.as_str()) selected[v.filter.types.contains(&t)] { (t.as_str()) }
                 }
             }
             " " button type="submit" { "filter" }

@@ -140,7 +140,7 @@ pub struct ErrorsView {
 }
 
 pub async fn errors(store: &dyn Store, filter: ErrorFilter) -> Result<ErrorsView, StoreError> {
-    Ok(ErrorsView { errors: store.find_errors(&filter).await?, tallies: store.error_tallies().await?, filter })
+    Ok(ErrorsView { errors: store.error_records(&filter).await?, tallies: store.error_tallies().await?, filter })
 }
 
 /// `catsync matches`, `/matches` and `/api/matches`: distributor products beside their catalog

@@ -5,12 +5,14 @@
 //! sniffs the delimiter from the first 64 KiB, `columns` maps the header row to canonical fields,
 //! `value` types each cell, and `reader` turns each record into a product or a rejection. A bad
 //! row never stops the others; a file that cannot be read at all is one `FeedError`.
-//! `import` drives a reader into a `store::FeedImport` transaction.
+//! `import` drives a reader into a `store::FeedImport` transaction; `inbox` imports the new files
+//! of a distributor's inbox glob, each once.
 
 pub mod columns;
 pub mod decode;
 pub mod dialect;
 pub mod import;
+pub mod inbox;
 pub mod reader;
 pub mod value;
 

@@ -33,6 +33,11 @@ fn max_chars(role: Option<Role>) -> usize {
 /// The smallest of the limits: shorter values need no further check.
 const MIN_LIMIT: usize = 255;
 
+/// A file's fingerprint as `sync_control` and `inbox_files` keep it: content hash and size.
+pub fn fingerprint_text(hash: u128, bytes: u64) -> String {
+    format!("xxh3:{hash:032x}:{bytes}")
+}
+
 /// A feed file being read; iterate it for `FeedRecord`s.
 pub struct FeedReader {
     path: PathBuf,
@@ -122,7 +127,7 @@ impl FeedReader {
     /// `xxh3:<hash>:<bytes>` of the file on disk; complete once the reader is exhausted.
     pub fn fingerprint(&self) -> String {
         let hash = self.content_hash.lock().expect("hash lock is never poisoned").digest128();
-        format!("xxh3:{hash:032x}:{}", self.bytes_read.load(Ordering::Relaxed))
+        fingerprint_text(hash, self.bytes_read.load(Ordering::Relaxed))
     }
 
     fn next_record(&mut self) -> Option<Result<FeedRecord, FeedError>> {

@@ -27,6 +27,7 @@ use super::{control, copy_in, db_err, in_transaction, outbox, placeholders};
 use crate::catalog::{
     CatalogLink, CatalogRecord, CatalogTable, CellValue, ColumnType, ScalarType, StoredCatalogRecord,
 };
+use crate::control::lease::Fence;
 use crate::control::{now_micros, OutboxEntity, RunCounts, SyncErrorRecord};
 use crate::store::catalog::{
     self as shared, add_counts, array_from_json, array_to_json, checked_batch, linked_ids, quoted, BatchPlan, SqlTypes,
@@ -524,15 +525,23 @@ pub struct PgCatalogSync {
     prepared: Prepared,
     /// Store-side counts of the batches committed so far.
     counts: RunCounts,
+    /// The sync's lease, checked in every batch's transaction.
+    fence: Option<Fence>,
 }
 
 impl PgCatalogSync {
-    pub fn begin(client: Client, path: ImportPath, table: &CatalogTable) -> Result<PgCatalogSync, StoreError> {
+    pub fn begin(
+        client: Client,
+        path: ImportPath,
+        table: &CatalogTable,
+        fence: Option<Fence>,
+    ) -> Result<PgCatalogSync, StoreError> {
         Ok(PgCatalogSync {
             client,
             sql: TableSql::new(table, path)?,
             prepared: Prepared::default(),
             counts: RunCounts::default(),
+            fence,
         })
     }
 }
@@ -542,10 +551,12 @@ impl CatalogSync for PgCatalogSync {
     async fn write(&mut self, records: Vec<CatalogRecord>, problems: Vec<SyncErrorRecord>) -> Result<(), StoreError> {
         let records = checked_batch(&self.sql.table, records)?;
         let now = now_micros();
-        let (c, prepared, sql) = (&self.client, &self.prepared, &self.sql);
-        let counts =
-            in_transaction(c, "committing a catalog batch", || write_batch(c, prepared, sql, &records, &problems, now))
-                .await?;
+        let (c, prepared, sql, fence) = (&self.client, &self.prepared, &self.sql, self.fence.as_ref());
+        let counts = in_transaction(c, "committing a catalog batch", || async {
+            super::lease::check_fence(c, fence).await?;
+            write_batch(c, prepared, sql, &records, &problems, now).await
+        })
+        .await?;
         self.counts = add_counts(self.counts, counts);
         Ok(())
     }
@@ -562,6 +573,7 @@ impl CatalogSync for PgCatalogSync {
         let now = now_micros();
         let (c, prepared, sql) = (&self.client, &self.prepared, &self.sql);
         let run = in_transaction(c, "committing a catalog sync", || async {
+            super::lease::check_fence(c, self.fence.as_ref()).await?;
             let batch = write_batch(c, prepared, sql, &records, &end.problems, now).await?;
             let deactivated = soft_delete(c, sql, &end.delete, now).await?;
             let run = shared::finished_run(&end.run, self.counts, batch, deactivated);

@@ -1,12 +1,14 @@
 //! The control tables in PostgreSQL/CockroachDB: runs, errors and per-source progress.
 
+use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
+use uuid::Uuid;
 
 use super::{db_err, placeholders};
 use crate::control::{
-    ControlAdvance, ErrorFilter, ErrorTally, ErrorType, RunCounts, RunRecord, RunStatus, RunTally, SourceStatus,
-    SyncErrorRecord,
+    ControlAdvance, ErrorFilter, ErrorResolution, ErrorTally, ErrorType, InboxFile, PruneCounts, RunCounts, RunRecord,
+    RunStatus, RunTally, SourceStatus, SyncErrorRecord,
 };
 use crate::store::StoreError;
 
@@ -238,24 +240,23 @@ fn run_from_row(r: &Row) -> RunRecord {
         elapsed_seconds: r.get(12),
         rows_per_second: r.get(13),
         message: r.get(14),
+        fence: None,
     }
 }
 
-pub async fn find_errors(c: &impl GenericClient, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
+/// `sync_errors` rows a filter picks, newest first; every condition is a bound parameter.
+pub async fn error_records(c: &impl GenericClient, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
+    let types: Vec<&str> = filter.types.iter().map(|t| t.as_str()).collect();
     let rows = c
         .query(
             "SELECT id, run_id, source_table, record_id, error_type, error_message, record_data, created_at, resolved,
                     resolved_at, resolution_notes
                FROM sync_errors
-              WHERE ($1::TEXT IS NULL OR source_table = $1) AND ($2::TEXT IS NULL OR error_type = $2)
-                AND (NOT $3 OR NOT resolved)
-              ORDER BY created_at DESC, id DESC LIMIT $4",
-            &[
-                &filter.source,
-                &filter.error_type.map(ErrorType::as_str),
-                &filter.unresolved_only,
-                &i64::from(filter.limit),
-            ],
+              WHERE (NOT $1 OR NOT resolved) AND ($2::TEXT IS NULL OR source_table = $2)
+                AND ($3::UUID IS NULL OR id = $3) AND ($4::UUID IS NULL OR run_id = $4)
+                AND (cardinality($5::TEXT[]) = 0 OR error_type = ANY($5))
+              ORDER BY created_at DESC, id DESC LIMIT $6",
+            &[&filter.unresolved, &filter.source, &filter.id, &filter.run_id, &types, &i64::from(filter.limit)],
         )
         .await
         .map_err(db_err("reading sync_errors"))?;
@@ -296,4 +297,68 @@ pub async fn error_tallies(c: &impl GenericClient) -> Result<Vec<ErrorTally>, St
             unresolved: r.get::<_, i64>(3) as u64,
         })
         .collect())
+}
+
+/// Marks errors resolved now with their notes (inside the caller's transaction).
+pub async fn resolve_errors(c: &impl GenericClient, resolutions: &[ErrorResolution]) -> Result<(), StoreError> {
+    let (ids, notes): (Vec<Uuid>, Vec<&str>) = resolutions.iter().map(|r| (r.id, r.note.as_str())).unzip();
+    c.execute(
+        "UPDATE sync_errors SET resolved = true, resolved_at = now(), resolution_notes = t.note
+           FROM unnest($1::UUID[], $2::TEXT[]) AS t (id, note) WHERE sync_errors.id = t.id",
+        &[&ids, &notes],
+    )
+    .await
+    .map_err(db_err("resolving sync_errors"))?;
+    Ok(())
+}
+
+/// Deletes old finished runs without unresolved errors, and old resolved errors (inside the
+/// caller's transaction).
+pub async fn prune(
+    c: &impl GenericClient,
+    runs_before: Option<DateTime<Utc>>,
+    errors_before: Option<DateTime<Utc>>,
+) -> Result<PruneCounts, StoreError> {
+    let errors = match errors_before {
+        Some(before) => c
+            .execute("DELETE FROM sync_errors WHERE resolved AND resolved_at < $1", &[&before])
+            .await
+            .map_err(db_err("pruning resolved sync_errors"))?,
+        None => 0,
+    };
+    let runs = match runs_before {
+        Some(before) => c
+            .execute(
+                "DELETE FROM sync_runs WHERE status <> 'running' AND started_at < $1
+                    AND NOT EXISTS (SELECT 1 FROM sync_errors e WHERE e.run_id = sync_runs.id AND NOT e.resolved)",
+                &[&before],
+            )
+            .await
+            .map_err(db_err("pruning sync_runs"))?,
+        None => 0,
+    };
+    Ok(PruneCounts { runs, errors })
+}
+
+pub async fn inbox_file_imported(c: &impl GenericClient, file: &InboxFile) -> Result<bool, StoreError> {
+    let row = c
+        .query_opt(
+            "SELECT 1 FROM inbox_files WHERE distributor = $1 AND path = $2 AND fingerprint = $3",
+            &[&file.distributor, &file.path, &file.fingerprint],
+        )
+        .await
+        .map_err(db_err("reading inbox_files"))?;
+    Ok(row.is_some())
+}
+
+/// Remembers an imported inbox file (inside the caller's transaction).
+pub async fn record_inbox_file(c: &impl GenericClient, file: &InboxFile, run_id: Uuid) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO inbox_files (distributor, path, fingerprint, run_id, imported_at) VALUES ($1, $2, $3, $4, now())
+         ON CONFLICT (distributor, path, fingerprint) DO NOTHING",
+        &[&file.distributor, &file.path, &file.fingerprint, &run_id],
+    )
+    .await
+    .map_err(db_err("recording an inbox file"))?;
+    Ok(())
 }

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::connect::ImportPath;
 use super::{control, copy_in, db_err, placeholders};
+use crate::control::lease::Fence;
 use crate::control::{RunCounts, SyncErrorRecord};
 use crate::product::DistributorProduct;
 use crate::store::known::KnownProducts;
@@ -70,6 +71,8 @@ pub struct PgFeedImport {
     staged: u64,
     /// The temporary stage holds a SKU twice (the permanent one never does).
     staged_duplicates: bool,
+    /// The import's lease, checked in its commit.
+    fence: Option<Fence>,
 }
 
 impl PgFeedImport {
@@ -80,6 +83,7 @@ impl PgFeedImport {
         distributor: String,
         run_id: Uuid,
         run_ts: DateTime<Utc>,
+        fence: Option<Fence>,
     ) -> Result<Self, StoreError> {
         client.batch_execute("BEGIN").await.map_err(db_err("starting the import transaction"))?;
         lock_source(&client, source).await?;
@@ -103,6 +107,7 @@ impl PgFeedImport {
             known,
             distinct: 0,
             staged: 0,
+            fence,
             staged_duplicates: false,
         })
     }
@@ -288,6 +293,7 @@ impl FeedImport for PgFeedImport {
 
     async fn commit(self: Box<Self>, end: FeedImportEnd) -> Result<RunCounts, StoreError> {
         let missing = self.known.to_deactivate(&self.distributor, end.deactivate_missing, end.allow_mass_deactivate)?;
+        super::lease::check_fence(&self.client, self.fence.as_ref()).await?;
         let started = std::time::Instant::now();
         if self.bulk {
             self.client.batch_execute(ADD_CONSTRAINTS).await.map_err(db_err("rebuilding the unique indexes"))?;

@@ -136,6 +136,7 @@ pub async fn matched_catalog(c: &Client) -> Result<Vec<(Uuid, String)>, StoreErr
 
 pub async fn commit_matching(c: &Client, commit: &MatchingCommit) -> Result<RunCounts, StoreError> {
     in_transaction(c, "committing a matching run", || async {
+        super::lease::check_fence(c, commit.run.fence.as_ref()).await?;
         let now = commit.run.finished_at.unwrap_or_else(now_micros);
         let mut run = commit.run.clone();
         run.counts.deactivated += prune_inactive(c, now).await?;

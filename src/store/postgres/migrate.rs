@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "matching", include_str!("migrations/0002_matching.sql")),
     (3, "search_outbox", include_str!("migrations/0003_search_outbox.sql")),
     (4, "match_state", include_str!("migrations/0004_match_state.sql")),
+    (5, "operations", include_str!("migrations/0005_operations.sql")),
 ];
 
 pub async fn migrate(client: &mut Client) -> Result<i64, StoreError> {

@@ -10,6 +10,7 @@ mod connect;
 mod control;
 mod documents;
 mod import;
+mod lease;
 mod matches;
 mod migrate;
 mod outbox;
@@ -32,8 +33,10 @@ use super::{
     StoredDistributorProduct,
 };
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
+use crate::control::lease::{Fence, Lease};
 use crate::control::{
-    ControlAdvance, ErrorFilter, ErrorTally, OutboxEntry, RunCounts, RunRecord, RunTally, SourceStatus, SyncErrorRecord,
+    ControlAdvance, ErrorFilter, ErrorResolution, ErrorTally, InboxFile, OutboxEntry, PruneCounts, RunCounts,
+    RunRecord, RunTally, SourceStatus, SyncErrorRecord,
 };
 use crate::matching::record::{
     MatchDecision, MatchFilter, MatchLink, MatchQuality, MatchableOffer, MatchedOffer, MatchingCommit,
@@ -111,6 +114,24 @@ where
                 Err(e)
             }
         }
+    })
+    .await
+}
+
+/// `in_transaction` whose first statement checks that `fence` still holds its lease.
+async fn fenced_transaction<T, F, Fut>(
+    c: &Client,
+    context: &'static str,
+    fence: Option<&Fence>,
+    work: F,
+) -> Result<T, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    in_transaction(c, context, || async {
+        lease::check_fence(c, fence).await?;
+        work().await
     })
     .await
 }
@@ -199,7 +220,7 @@ impl Store for PgStore {
     ) -> Result<(), StoreError> {
         let client = self.client.lock().await;
         let c = &*client;
-        in_transaction(c, "committing a finished run", || async {
+        fenced_transaction(c, "committing a finished run", run.fence.as_ref(), || async {
             control::insert_errors(c, &errors).await?;
             control::conclude(c, run, advance.as_ref(), errors.len() as i64).await
         })
@@ -215,6 +236,7 @@ impl Store for PgStore {
             distributor.to_string(),
             run.id,
             run.started_at,
+            run.fence.clone(),
         )
         .await?;
         Ok(Box::new(import))
@@ -239,10 +261,10 @@ impl Store for PgStore {
     async fn begin_catalog_sync(
         &self,
         table: &CatalogTable,
-        _run: &RunRecord,
+        run: &RunRecord,
     ) -> Result<Box<dyn CatalogSync>, StoreError> {
         let client = self.connect.connect().await?;
-        Ok(Box::new(catalog::PgCatalogSync::begin(client, self.import_path, table)?))
+        Ok(Box::new(catalog::PgCatalogSync::begin(client, self.import_path, table, run.fence.clone())?))
     }
 
     async fn catalog_records(&self, table: &CatalogTable) -> Result<Vec<StoredCatalogRecord>, StoreError> {
@@ -255,10 +277,6 @@ impl Store for PgStore {
 
     async fn runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
         control::runs(&*self.client.lock().await, source, limit).await
-    }
-
-    async fn find_errors(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
-        control::find_errors(&*self.client.lock().await, filter).await
     }
 
     async fn error_tallies(&self) -> Result<Vec<ErrorTally>, StoreError> {
@@ -309,8 +327,10 @@ impl Store for PgStore {
         outbox::entries(&*self.client.lock().await, limit).await
     }
 
-    async fn acknowledge_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
-        outbox::acknowledge(&*self.client.lock().await, ids).await
+    async fn acknowledge_outbox(&self, ids: &[i64], fence: Option<&Fence>) -> Result<(), StoreError> {
+        let client = self.client.lock().await;
+        let c = &*client;
+        fenced_transaction(c, "acknowledging search outbox entries", fence, || outbox::acknowledge(c, ids)).await
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
@@ -335,6 +355,52 @@ impl Store for PgStore {
 
     async fn decide_match(&self, id: Uuid, decision: &MatchDecision, note: Option<&str>) -> Result<bool, StoreError> {
         matches::decide(&*self.client.lock().await, id, decision, note).await
+    }
+
+    async fn acquire_lease(&self, job: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>, StoreError> {
+        lease::acquire(&*self.client.lock().await, job, holder, ttl).await
+    }
+
+    async fn renew_lease(&self, held: &Lease, ttl: Duration) -> Result<Lease, StoreError> {
+        lease::renew(&*self.client.lock().await, held, ttl).await
+    }
+
+    async fn release_lease(&self, held: &Lease) -> Result<(), StoreError> {
+        lease::release(&*self.client.lock().await, held).await
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        lease::all(&*self.client.lock().await).await
+    }
+
+    async fn inbox_file_imported(&self, file: &InboxFile) -> Result<bool, StoreError> {
+        control::inbox_file_imported(&*self.client.lock().await, file).await
+    }
+
+    async fn record_inbox_file(&self, file: &InboxFile, run_id: Uuid, fence: Option<&Fence>) -> Result<(), StoreError> {
+        let client = self.client.lock().await;
+        let c = &*client;
+        fenced_transaction(c, "recording an inbox file", fence, || control::record_inbox_file(c, file, run_id)).await
+    }
+
+    async fn error_records(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
+        control::error_records(&*self.client.lock().await, filter).await
+    }
+
+    async fn resolve_errors(&self, resolutions: &[ErrorResolution], fence: Option<&Fence>) -> Result<(), StoreError> {
+        let client = self.client.lock().await;
+        let c = &*client;
+        fenced_transaction(c, "resolving sync_errors", fence, || control::resolve_errors(c, resolutions)).await
+    }
+
+    async fn prune(
+        &self,
+        runs_before: Option<DateTime<Utc>>,
+        errors_before: Option<DateTime<Utc>>,
+    ) -> Result<PruneCounts, StoreError> {
+        let client = self.client.lock().await;
+        let c = &*client;
+        in_transaction(c, "pruning the control tables", || control::prune(c, runs_before, errors_before)).await
     }
 }
 

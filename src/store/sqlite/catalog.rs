@@ -24,6 +24,7 @@ use super::{control, db_err, outbox, parse_ts, run_blocking, ts};
 use crate::catalog::{
     CatalogLink, CatalogRecord, CatalogTable, CellValue, ColumnType, ScalarType, StoredCatalogRecord,
 };
+use crate::control::lease::Fence;
 use crate::control::{now_micros, OutboxEntity, RunCounts, SyncErrorRecord};
 use crate::store::catalog::{
     self as shared, add_counts, array_from_json, array_to_json, checked_batch, linked_ids, quoted, timestamp_text,
@@ -296,21 +297,30 @@ pub struct SqliteCatalogSync {
     sql: Arc<TableSql>,
     /// Store-side counts of the batches committed so far.
     counts: RunCounts,
+    /// The sync's lease, checked in every batch's transaction.
+    fence: Option<Fence>,
 }
 
 impl SqliteCatalogSync {
-    pub fn begin(conn: Arc<Mutex<Connection>>, table: &CatalogTable) -> Result<SqliteCatalogSync, StoreError> {
-        Ok(SqliteCatalogSync { conn, sql: Arc::new(TableSql::new(table)?), counts: RunCounts::default() })
+    pub fn begin(
+        conn: Arc<Mutex<Connection>>,
+        table: &CatalogTable,
+        fence: Option<Fence>,
+    ) -> Result<SqliteCatalogSync, StoreError> {
+        Ok(SqliteCatalogSync { conn, sql: Arc::new(TableSql::new(table)?), counts: RunCounts::default(), fence })
     }
 }
 
-/// Runs `work` in a write transaction taken up front (no lock upgrade that could fail half-way).
+/// Runs `work` in a write transaction taken up front (no lock upgrade that could fail half-way),
+/// while `fence` holds its lease.
 fn in_write_transaction<T>(
     conn: &mut Connection,
+    fence: Option<&Fence>,
     work: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let tx =
         conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("starting a transaction"))?;
+    super::lease::check_fence(&tx, fence)?;
     let value = work(&tx)?;
     tx.commit().map_err(db_err("committing a catalog batch"))?;
     Ok(value)
@@ -321,9 +331,9 @@ impl CatalogSync for SqliteCatalogSync {
     async fn write(&mut self, records: Vec<CatalogRecord>, problems: Vec<SyncErrorRecord>) -> Result<(), StoreError> {
         let records = checked_batch(&self.sql.table, records)?;
         let sql = self.sql.clone();
-        let now = ts(now_micros());
+        let (now, fence) = (ts(now_micros()), self.fence.clone());
         let counts = run_blocking(self.conn.clone(), move |c| {
-            in_write_transaction(c, |tx| write_batch(tx, &sql, &records, &problems, &now))
+            in_write_transaction(c, fence.as_ref(), |tx| write_batch(tx, &sql, &records, &problems, &now))
         })
         .await?;
         self.counts = add_counts(self.counts, counts);
@@ -343,9 +353,9 @@ impl CatalogSync for SqliteCatalogSync {
     async fn commit(self: Box<Self>, end: CatalogSyncEnd) -> Result<RunCounts, StoreError> {
         let records = checked_batch(&self.sql.table, end.records)?;
         let (sql, synced) = (self.sql.clone(), self.counts);
-        let now = ts(now_micros());
+        let (now, fence) = (ts(now_micros()), self.fence.clone());
         run_blocking(self.conn.clone(), move |c| {
-            in_write_transaction(c, |tx| {
+            in_write_transaction(c, fence.as_ref(), |tx| {
                 let batch = write_batch(tx, &sql, &records, &end.problems, &now)?;
                 let deactivated = soft_delete(tx, &sql, &end.delete, &now)?;
                 let run = shared::finished_run(&end.run, synced, batch, deactivated);

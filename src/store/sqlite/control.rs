@@ -1,11 +1,14 @@
 //! The control tables in SQLite: runs, errors and per-source progress.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use uuid::Uuid;
 
-use super::{db_err, parse_ts, ts};
+use super::{db_err, lease, parse_ts, ts};
+use crate::control::lease::Fence;
 use crate::control::{
-    ControlAdvance, ErrorFilter, ErrorTally, ErrorType, RunCounts, RunRecord, RunStatus, RunTally, SourceStatus,
-    SyncErrorRecord,
+    now_micros, ControlAdvance, ErrorFilter, ErrorResolution, ErrorTally, ErrorType, InboxFile, PruneCounts, RunCounts,
+    RunRecord, RunStatus, RunTally, SourceStatus, SyncErrorRecord,
 };
 use crate::store::StoreError;
 
@@ -238,36 +241,30 @@ fn run_from_row(r: &Row) -> rusqlite::Result<RunRecord> {
         elapsed_seconds: r.get(12)?,
         rows_per_second: r.get(13)?,
         message: r.get(14)?,
+        fence: None,
     })
 }
 
-pub fn find_errors(conn: &Connection, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
+/// `sync_errors` rows a filter picks, newest first; every condition is a bound parameter.
+pub fn error_records(conn: &Connection, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
+    let types: Vec<&str> = filter.types.iter().map(|t| t.as_str()).collect();
+    let types = (!types.is_empty()).then(|| serde_json::to_string(&types).expect("strings serialize"));
     let mut stmt = conn
-        .prepare(
+        .prepare_cached(
             "SELECT id, run_id, source_table, record_id, error_type, error_message, record_data, created_at, resolved,
                     resolved_at, resolution_notes
                FROM sync_errors
-              WHERE (?1 IS NULL OR source_table = ?1) AND (?2 IS NULL OR error_type = ?2) AND (NOT ?3 OR NOT resolved)
-              ORDER BY created_at DESC, rowid DESC LIMIT ?4",
+              WHERE (?1 = 0 OR NOT resolved) AND (?2 IS NULL OR source_table = ?2) AND (?3 IS NULL OR id = ?3)
+                AND (?4 IS NULL OR run_id = ?4)
+                AND (?5 IS NULL OR error_type IN (SELECT value FROM json_each(?5)))
+              ORDER BY created_at DESC, rowid DESC LIMIT ?6",
         )
         .map_err(db_err("reading sync_errors"))?;
-    let error_type = filter.error_type.map(ErrorType::as_str);
     let rows = stmt
-        .query_map(params![filter.source, error_type, filter.unresolved_only, filter.limit], |r| {
-            Ok(SyncErrorRecord {
-                id: r.get(0)?,
-                run_id: r.get(1)?,
-                source_table: r.get(2)?,
-                record_id: r.get(3)?,
-                error_type: ErrorType::parse(&r.get::<_, String>(4)?),
-                error_message: r.get(5)?,
-                record_data: json(r, 6)?,
-                created_at: parse_ts(&r.get::<_, String>(7)?)?,
-                resolved: r.get(8)?,
-                resolved_at: r.get::<_, Option<String>>(9)?.as_deref().map(parse_ts).transpose()?,
-                resolution_notes: r.get(10)?,
-            })
-        })
+        .query_map(
+            params![filter.unresolved, filter.source, filter.id, filter.run_id, types, filter.limit],
+            error_from_row,
+        )
         .and_then(Iterator::collect)
         .map_err(db_err("reading sync_errors"))?;
     Ok(rows)
@@ -292,6 +289,99 @@ pub fn error_tallies(conn: &Connection) -> Result<Vec<ErrorTally>, StoreError> {
         .and_then(Iterator::collect)
         .map_err(db_err("counting sync_errors"))?;
     Ok(rows)
+}
+
+fn error_from_row(r: &Row) -> rusqlite::Result<SyncErrorRecord> {
+    Ok(SyncErrorRecord {
+        id: r.get(0)?,
+        run_id: r.get(1)?,
+        source_table: r.get(2)?,
+        record_id: r.get(3)?,
+        error_type: ErrorType::parse(&r.get::<_, String>(4)?),
+        error_message: r.get(5)?,
+        record_data: json(r, 6)?,
+        created_at: parse_ts(&r.get::<_, String>(7)?)?,
+        resolved: r.get(8)?,
+        resolved_at: r.get::<_, Option<String>>(9)?.as_deref().map(parse_ts).transpose()?,
+        resolution_notes: r.get(10)?,
+    })
+}
+
+/// Marks errors resolved now with their notes, in one transaction under `fence`.
+pub fn resolve_errors(
+    conn: &mut Connection,
+    resolutions: &[ErrorResolution],
+    fence: Option<&Fence>,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(db_err("starting a transaction"))?;
+    lease::check_fence(&tx, fence)?;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "UPDATE sync_errors SET resolved = 1, resolved_at = ?2, resolution_notes = ?3 WHERE id = ?1",
+            )
+            .map_err(db_err("preparing the sync_errors update"))?;
+        let now = ts(now_micros());
+        for r in resolutions {
+            stmt.execute(params![r.id, now, r.note]).map_err(db_err("resolving sync_errors"))?;
+        }
+    }
+    tx.commit().map_err(db_err("resolving sync_errors"))
+}
+
+/// Deletes old finished runs without unresolved errors, and old resolved errors.
+pub fn prune(
+    conn: &mut Connection,
+    runs_before: Option<DateTime<Utc>>,
+    errors_before: Option<DateTime<Utc>>,
+) -> Result<PruneCounts, StoreError> {
+    let tx = conn.transaction().map_err(db_err("starting a transaction"))?;
+    let errors = match errors_before {
+        Some(before) => tx
+            .execute("DELETE FROM sync_errors WHERE resolved AND resolved_at < ?1", [ts(before)])
+            .map_err(db_err("pruning resolved sync_errors"))?,
+        None => 0,
+    };
+    let runs = match runs_before {
+        Some(before) => tx
+            .execute(
+                "DELETE FROM sync_runs WHERE status <> 'running' AND started_at < ?1
+                    AND NOT EXISTS (SELECT 1 FROM sync_errors e WHERE e.run_id = sync_runs.id AND NOT e.resolved)",
+                [ts(before)],
+            )
+            .map_err(db_err("pruning sync_runs"))?,
+        None => 0,
+    };
+    tx.commit().map_err(db_err("pruning the control tables"))?;
+    Ok(PruneCounts { runs: runs as u64, errors: errors as u64 })
+}
+
+pub fn inbox_file_imported(conn: &Connection, file: &InboxFile) -> Result<bool, StoreError> {
+    conn.query_row(
+        "SELECT 1 FROM inbox_files WHERE distributor = ?1 AND path = ?2 AND fingerprint = ?3",
+        params![file.distributor, file.path, file.fingerprint],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|found| found.is_some())
+    .map_err(db_err("reading inbox_files"))
+}
+
+pub fn record_inbox_file(
+    conn: &mut Connection,
+    file: &InboxFile,
+    run_id: Uuid,
+    fence: Option<&Fence>,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(db_err("starting a transaction"))?;
+    lease::check_fence(&tx, fence)?;
+    tx.execute(
+        "INSERT INTO inbox_files (distributor, path, fingerprint, run_id, imported_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (distributor, path, fingerprint) DO NOTHING",
+        params![file.distributor, file.path, file.fingerprint, run_id, ts(now_micros())],
+    )
+    .map_err(db_err("recording an inbox file"))?;
+    tx.commit().map_err(db_err("recording an inbox file"))
 }
 
 pub(super) fn json(r: &Row, i: usize) -> rusqlite::Result<serde_json::Value> {

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::control::{self, json};
 use super::{connect, db_err, parse_ts, ts};
+use crate::control::lease::Fence;
 use crate::control::{RunCounts, SyncErrorRecord};
 use crate::product::DistributorProduct;
 use crate::store::known::KnownProducts;
@@ -66,12 +67,19 @@ pub struct SqliteFeedImport {
     distinct: u64,
     /// The stage holds a SKU twice.
     staged_duplicates: bool,
+    /// The import's lease, checked in its commit.
+    fence: Option<Fence>,
 }
 
 impl SqliteFeedImport {
     /// Opens a dedicated connection, takes the write lock for the whole import and loads what
     /// the store holds for the distributor.
-    pub async fn begin(path: PathBuf, distributor: String, run_ts: DateTime<Utc>) -> Result<Self, StoreError> {
+    pub async fn begin(
+        path: PathBuf,
+        distributor: String,
+        run_ts: DateTime<Utc>,
+        fence: Option<Fence>,
+    ) -> Result<Self, StoreError> {
         let conn = connect(&path).map_err(db_err("opening the import connection"))?;
         let mut import = SqliteFeedImport {
             conn: Some(conn),
@@ -81,6 +89,7 @@ impl SqliteFeedImport {
             direct: false,
             distinct: 0,
             staged_duplicates: false,
+            fence,
         };
         let known = import
             .on_conn(move |c| {
@@ -235,7 +244,9 @@ impl FeedImport for SqliteFeedImport {
         let missing = self.known.to_deactivate(&self.distributor, end.deactivate_missing, end.allow_mass_deactivate)?;
         let (distributor, run_ts) = (self.distributor.clone(), ts(self.run_ts));
         let (direct, duplicates, distinct) = (self.direct, self.staged_duplicates, self.distinct);
+        let fence = self.fence.clone();
         self.on_conn(move |c| {
+            super::lease::check_fence(c, fence.as_ref())?;
             let (inserted, updated) = if direct {
                 (distinct, 0)
             } else {

@@ -150,6 +150,7 @@ pub fn matched_catalog(conn: &Connection) -> Result<Vec<(Uuid, String)>, StoreEr
 pub fn commit_matching(conn: &mut Connection, mut commit: MatchingCommit) -> Result<RunCounts, StoreError> {
     let tx =
         conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err("starting a transaction"))?;
+    super::lease::check_fence(&tx, commit.run.fence.as_ref())?;
     let now = ts(commit.run.finished_at.unwrap_or_else(now_micros));
     commit.run.counts.deactivated += prune_inactive(&tx, &now)?;
     // Documents of the products a distributor product leaves, and of those it joins, change.

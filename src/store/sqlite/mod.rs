@@ -7,12 +7,14 @@ mod catalog;
 mod control;
 mod documents;
 mod import;
+mod lease;
 mod matches;
 mod migrate;
 mod outbox;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -24,8 +26,10 @@ use super::{
     StoredDistributorProduct,
 };
 use crate::catalog::{CatalogLink, CatalogTable, StoredCatalogRecord};
+use crate::control::lease::{Fence, Lease};
 use crate::control::{
-    ControlAdvance, ErrorFilter, ErrorTally, OutboxEntry, RunCounts, RunRecord, RunTally, SourceStatus, SyncErrorRecord,
+    ControlAdvance, ErrorFilter, ErrorResolution, ErrorTally, InboxFile, OutboxEntry, PruneCounts, RunCounts,
+    RunRecord, RunTally, SourceStatus, SyncErrorRecord,
 };
 use crate::matching::record::{
     MatchDecision, MatchFilter, MatchLink, MatchQuality, MatchableOffer, MatchedOffer, MatchingCommit,
@@ -153,6 +157,7 @@ impl Store for SqliteStore {
         let run = run.clone();
         self.with_conn(move |c| {
             let tx = c.transaction().map_err(db_err("starting a transaction"))?;
+            lease::check_fence(&tx, run.fence.as_ref())?;
             control::insert_errors(&tx, &errors)?;
             control::conclude(&tx, &run, advance.as_ref(), errors.len() as i64)?;
             tx.commit().map_err(db_err("committing a finished run"))
@@ -161,8 +166,13 @@ impl Store for SqliteStore {
     }
 
     async fn begin_feed_import(&self, distributor: &str, run: &RunRecord) -> Result<Box<dyn FeedImport>, StoreError> {
-        let import =
-            import::SqliteFeedImport::begin(self.path.clone(), distributor.to_string(), run.started_at).await?;
+        let import = import::SqliteFeedImport::begin(
+            self.path.clone(),
+            distributor.to_string(),
+            run.started_at,
+            run.fence.clone(),
+        )
+        .await?;
         Ok(Box::new(import))
     }
 
@@ -188,9 +198,9 @@ impl Store for SqliteStore {
     async fn begin_catalog_sync(
         &self,
         table: &CatalogTable,
-        _run: &RunRecord,
+        run: &RunRecord,
     ) -> Result<Box<dyn CatalogSync>, StoreError> {
-        Ok(Box::new(catalog::SqliteCatalogSync::begin(self.conn.clone(), table)?))
+        Ok(Box::new(catalog::SqliteCatalogSync::begin(self.conn.clone(), table, run.fence.clone())?))
     }
 
     async fn catalog_records(&self, table: &CatalogTable) -> Result<Vec<StoredCatalogRecord>, StoreError> {
@@ -206,11 +216,6 @@ impl Store for SqliteStore {
     async fn runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
         let source = source.map(str::to_string);
         self.with_conn(move |c| control::runs(c, source.as_deref(), limit)).await
-    }
-
-    async fn find_errors(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
-        let filter = filter.clone();
-        self.with_conn(move |c| control::find_errors(c, &filter)).await
     }
 
     async fn error_tallies(&self) -> Result<Vec<ErrorTally>, StoreError> {
@@ -263,9 +268,9 @@ impl Store for SqliteStore {
         self.with_conn(move |c| outbox::entries(c, limit)).await
     }
 
-    async fn acknowledge_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
-        let ids = ids.to_vec();
-        self.with_conn(move |c| outbox::acknowledge(c, &ids)).await
+    async fn acknowledge_outbox(&self, ids: &[i64], fence: Option<&Fence>) -> Result<(), StoreError> {
+        let (ids, fence) = (ids.to_vec(), fence.cloned());
+        self.with_conn(move |c| outbox::acknowledge(c, &ids, fence.as_ref())).await
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
@@ -293,6 +298,53 @@ impl Store for SqliteStore {
     async fn decide_match(&self, id: Uuid, decision: &MatchDecision, note: Option<&str>) -> Result<bool, StoreError> {
         let (decision, note) = (decision.clone(), note.map(str::to_string));
         self.with_conn(move |c| matches::decide(c, id, &decision, note.as_deref())).await
+    }
+
+    async fn acquire_lease(&self, job: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>, StoreError> {
+        let (job, holder) = (job.to_string(), holder.to_string());
+        self.with_conn(move |c| lease::acquire(c, &job, &holder, ttl)).await
+    }
+
+    async fn renew_lease(&self, held: &Lease, ttl: Duration) -> Result<Lease, StoreError> {
+        let held = held.clone();
+        self.with_conn(move |c| lease::renew(c, &held, ttl)).await
+    }
+
+    async fn release_lease(&self, held: &Lease) -> Result<(), StoreError> {
+        let held = held.clone();
+        self.with_conn(move |c| lease::release(c, &held)).await
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        self.with_conn(|c| lease::all(c)).await
+    }
+
+    async fn inbox_file_imported(&self, file: &InboxFile) -> Result<bool, StoreError> {
+        let file = file.clone();
+        self.with_conn(move |c| control::inbox_file_imported(c, &file)).await
+    }
+
+    async fn record_inbox_file(&self, file: &InboxFile, run_id: Uuid, fence: Option<&Fence>) -> Result<(), StoreError> {
+        let (file, fence) = (file.clone(), fence.cloned());
+        self.with_conn(move |c| control::record_inbox_file(c, &file, run_id, fence.as_ref())).await
+    }
+
+    async fn error_records(&self, filter: &ErrorFilter) -> Result<Vec<SyncErrorRecord>, StoreError> {
+        let filter = filter.clone();
+        self.with_conn(move |c| control::error_records(c, &filter)).await
+    }
+
+    async fn resolve_errors(&self, resolutions: &[ErrorResolution], fence: Option<&Fence>) -> Result<(), StoreError> {
+        let (resolutions, fence) = (resolutions.to_vec(), fence.cloned());
+        self.with_conn(move |c| control::resolve_errors(c, &resolutions, fence.as_ref())).await
+    }
+
+    async fn prune(
+        &self,
+        runs_before: Option<DateTime<Utc>>,
+        errors_before: Option<DateTime<Utc>>,
+    ) -> Result<PruneCounts, StoreError> {
+        self.with_conn(move |c| control::prune(c, runs_before, errors_before)).await
     }
 }
 

@@ -6,6 +6,7 @@ use rusqlite::{params, Connection};
 use uuid::Uuid;
 
 use super::{db_err, parse_ts};
+use crate::control::lease::Fence;
 use crate::control::{OutboxEntity, OutboxEntry};
 use crate::store::StoreError;
 
@@ -67,8 +68,9 @@ pub fn entries(conn: &Connection, limit: u32) -> Result<Vec<OutboxEntry>, StoreE
         .collect())
 }
 
-pub fn acknowledge(conn: &mut Connection, ids: &[i64]) -> Result<(), StoreError> {
+pub fn acknowledge(conn: &mut Connection, ids: &[i64], fence: Option<&Fence>) -> Result<(), StoreError> {
     let tx = conn.transaction().map_err(db_err("starting a transaction"))?;
+    super::lease::check_fence(&tx, fence)?;
     {
         let mut stmt = tx
             .prepare_cached("DELETE FROM search_outbox WHERE id = ?1")
