@@ -512,6 +512,16 @@ impl Config {
     }
 
     /// The feed profile of a distributor named in the config, if any.
+    /// A distributor's profile from its `[[distributors]]` entry, else `FeedProfile::auto`.
+    pub fn feed_profile_or_auto(&self, distributor: &str) -> FeedProfile {
+        self.feed_profile(distributor).unwrap_or_else(|| FeedProfile::auto(distributor))
+    }
+
+    /// The profiles of every configured distributor.
+    pub fn feed_profiles(&self) -> Vec<FeedProfile> {
+        self.distributors.iter().filter_map(|d| self.feed_profile(d.name.get_ref())).collect()
+    }
+
     pub fn feed_profile(&self, distributor: &str) -> Option<FeedProfile> {
         self.distributors.iter().find(|d| d.name.get_ref() == distributor).map(|d| FeedProfile {
             distributor: distributor.to_string(),

@@ -45,12 +45,12 @@ async fn errors_are_filtered_by_source_type_and_resolution_and_counted(t: &TestS
         m.sort();
         m
     };
-    let find = |f: ErrorFilter| async move { messages(t.store.find_errors(&f).await.unwrap()) };
+    let find = |f: ErrorFilter| async move { messages(t.store.error_records(&f).await.unwrap()) };
     let all = ErrorFilter { limit: 100, ..ErrorFilter::default() };
     assert_eq!(find(all.clone()).await, ["a1", "a2", "z1", "z2"]);
     assert_eq!(find(ErrorFilter { source: Some("distributor:acme".into()), ..all.clone() }).await, ["a1", "a2"]);
-    assert_eq!(find(ErrorFilter { error_type: Some(ErrorType::Rejected), ..all.clone() }).await, ["a1", "z1", "z2"]);
-    assert_eq!(find(ErrorFilter { unresolved_only: true, ..all.clone() }).await, ["a1", "a2", "z2"]);
+    assert_eq!(find(ErrorFilter { types: vec![ErrorType::Rejected], ..all.clone() }).await, ["a1", "z1", "z2"]);
+    assert_eq!(find(ErrorFilter { unresolved: true, ..all.clone() }).await, ["a1", "a2", "z2"]);
     assert_eq!(find(ErrorFilter { limit: 1, ..all.clone() }).await.len(), 1);
     assert_eq!(t.store.sync_errors(3).await.unwrap().len(), 3, "the unfiltered reader is the same query");
     let tally = |source: &str, error_type, total, unresolved| ErrorTally {
@@ -114,6 +114,6 @@ async fn the_outbox_age_is_its_oldest_entry_and_none_when_empty(t: &TestStore) {
     let oldest = t.store.outbox_oldest().await.unwrap().expect("the import left entries");
     assert!(oldest >= before && oldest <= catsync::control::now_micros(), "{oldest} after {before}");
     let ids: Vec<i64> = t.store.search_outbox(100).await.unwrap().iter().map(|e| e.id).collect();
-    t.store.acknowledge_outbox(&ids).await.unwrap();
+    t.store.acknowledge_outbox(&ids, None).await.unwrap();
     assert_eq!(t.store.outbox_oldest().await.unwrap(), None);
 }

@@ -5,7 +5,10 @@
 #[macro_use]
 mod common;
 
+use std::time::Duration;
+
 use catsync::config::Secret;
+use catsync::control::{ErrorFilter, ErrorType};
 use catsync::matching::record::MatchFilter;
 use catsync::matching::Status;
 use catsync::web::{self, report, view, ServeError};
@@ -323,4 +326,67 @@ async fn the_report_is_self_contained_html_with_every_value_escaped() {
     assert!(text("table#tallies").unwrap().contains("rejected"));
     let svgs = dom.query_selector("svg").unwrap().count();
     assert!(svgs >= 3, "charts of records/s and errors per source, and the score histogram: {svgs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_lease_shows_its_holder_in_status_pages_and_metrics() {
+    let (t, _seeded, s) = served(None).await;
+    let lease = t.store.acquire_lease("feed:acme", "worker-b:4711:x", Duration::from_secs(60)).await.unwrap();
+    assert!(lease.is_some());
+    let status = json(&format!("{}/api/status", s.url)).await;
+    let acme = status["sources"].as_array().unwrap().iter().find(|s| s["source_table"] == "distributor:acme").unwrap();
+    assert_eq!(acme["lease"]["holder"], "worker-b:4711:x", "{acme}");
+    assert_eq!(acme["lease"]["job"], "feed:acme");
+    let (_, page) = get(&format!("{}/", s.url)).await;
+    assert!(page.contains("worker-b:4711:x"), "the status page names the holder");
+    let (_, metrics) = get(&format!("{}/metrics", s.url)).await;
+    assert!(metrics.contains(r#"catsync_lease_token{job="feed:acme",holder="worker-b:4711:x"} 1"#), "{metrics}");
+
+    t.store.release_lease(&lease.unwrap()).await.unwrap();
+    let status = json(&format!("{}/api/status", s.url)).await;
+    let acme = status["sources"].as_array().unwrap().iter().find(|s| s["source_table"] == "distributor:acme").unwrap();
+    assert!(acme["lease"].is_null(), "a released lease holds nothing: {acme}");
+}
+
+/// The unresolved rejected rows of `t`, by id.
+async fn open_rejections(t: &TestStore) -> Vec<catsync::control::SyncErrorRecord> {
+    let filter =
+        ErrorFilter { unresolved: true, types: vec![ErrorType::Rejected], limit: 10, ..ErrorFilter::default() };
+    t.store.error_records(&filter).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retry_button_needs_csrf_waits_for_the_feed_lease_and_keeps_a_still_bad_rows_history() {
+    let (t, _seeded, s) = served(None).await;
+    let before = open_rejections(&t).await;
+    assert_eq!(before.len(), 1, "the seeded row without a SKU");
+    let old = &before[0];
+    let r = client().get(format!("{}/errors", s.url)).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let page = r.text().await.unwrap();
+    assert!(page.contains(&format!("/errors/{}/retry", old.id)), "an unresolved rejected row has a retry button");
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let retry = format!("{}/errors/{}/retry", s.url, old.id);
+    let post =
+        |csrf: &str| client().post(&retry).header("Cookie", cookie.clone()).form(&[("csrf", csrf.to_string())]).send();
+
+    assert_eq!(post("").await.unwrap().status(), StatusCode::FORBIDDEN, "no CSRF token");
+    let other = t.store.acquire_lease("feed:acme", "worker-b", Duration::from_secs(60)).await.unwrap().unwrap();
+    let r = post(&csrf).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT, "the feed job is busy elsewhere");
+    assert!(r.text().await.unwrap().contains("worker-b"), "the refusal names the holder");
+    let ids = |errors: Vec<catsync::control::SyncErrorRecord>| errors.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(open_rejections(&t).await), vec![old.id], "nothing refused changed the store");
+
+    t.store.release_lease(&other).await.unwrap();
+    assert_eq!(post(&csrf).await.unwrap().status(), StatusCode::SEE_OTHER);
+    let after = open_rejections(&t).await;
+    assert_eq!(after.len(), 1, "still without a SKU: rejected again");
+    assert_ne!(after[0].id, old.id, "the new rejection is a new row with the new reason");
+    assert_eq!(after[0].record_data["fields"], old.record_data["fields"], "it keeps the raw record for the next retry");
+    let all =
+        t.store.error_records(&ErrorFilter { id: Some(old.id), limit: 1, ..ErrorFilter::default() }).await.unwrap();
+    assert!(all[0].resolved, "the old row is resolved as superseded");
+    assert!(all[0].resolution_notes.as_deref().unwrap_or_default().contains(&after[0].id.to_string()), "{:?}", all[0]);
+    assert_eq!(post(&csrf).await.unwrap().status(), StatusCode::NOT_FOUND, "a resolved row is not retried twice");
 }

@@ -57,7 +57,7 @@ pub async fn run(settings: &Settings, args: &JsonArgs) -> anyhow::Result<Outcome
     let options = ImportOptions { allow_mass_deactivate: false, progress: false };
     let mut reports = Vec::new();
     for (distributor, path) in &files {
-        let profile = FeedProfile { distributor: distributor.to_string(), ..FeedProfile::default() };
+        let profile = FeedProfile::auto(distributor);
         let report = import_file(store.as_ref(), &profile, path, &options).await?;
         if !args.json {
             println!("{}", summary(&report));

@@ -42,16 +42,13 @@ pub async fn run(settings: &Settings, args: &ImportArgs) -> anyhow::Result<Outco
 
 /// The distributor's configured profile, or auto-detected columns for an unconfigured one.
 pub(super) fn profile_for(settings: &Settings, distributor: &str) -> anyhow::Result<FeedProfile> {
-    if let Some(p) = settings.config.feed_profile(distributor) {
-        return Ok(p);
-    }
-    if !valid_name(distributor) {
+    if settings.config.feed_profile(distributor).is_none() && !valid_name(distributor) {
         return Err(UsageError(format!(
             "distributor name {distributor:?} must be 1-64 lowercase letters, digits, '_' or '-'"
         ))
         .into());
     }
-    Ok(FeedProfile { distributor: distributor.to_string(), ..FeedProfile::default() })
+    Ok(settings.config.feed_profile_or_auto(distributor))
 }
 
 pub(super) fn outcome(reports: &[FileReport], strict: bool) -> Outcome {

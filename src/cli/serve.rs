@@ -11,7 +11,13 @@ pub async fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<Outcom
     let store = settings.open_store().await?;
     // The dashboard works without a search index; /search then says why there is none.
     let search = settings.open_search().await.map_err(|e| super::display::error_chain(&e));
-    let dashboard = Dashboard { store, search, catalog: settings.config.catalog.clone() };
+    let dashboard = Dashboard {
+        leases: settings.job_leases(store.clone()),
+        store,
+        search,
+        catalog: settings.config.catalog.clone(),
+        feed_profiles: settings.config.feed_profiles(),
+    };
     let guard = Guard::new(section.token.clone());
     let auth = if guard.requires_token() { "token required" } else { "no token: loopback only" };
     let ready = |bound| eprintln!("catsync dashboard on http://{bound}/ ({auth}); Ctrl-C stops it");

@@ -45,6 +45,7 @@ pub(crate) fn status_text(v: &StatusView, colour: bool) -> String {
                 status,
                 took,
                 speed,
+                s.lease.as_ref().map_or("-".into(), |l| cut(&l.holder, 28)),
                 // Last, so that colour codes do not upset the column widths.
                 if colour { coloured(&rate, s.error_level) } else { rate },
             ]
@@ -61,6 +62,7 @@ pub(crate) fn status_text(v: &StatusView, colour: bool) -> String {
             "last run",
             "duration",
             "records/s",
+            "lease holder",
             "error rate",
         ],
         &rows,

@@ -8,12 +8,13 @@
 //! `sync_errors` row, which keeps the raw record for the next retry. The old row keeps its
 //! message, so the history of a record reads from its first error to its last.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::lease::{describe_busy, feed_job, JobLeases};
 use super::{ErrorFilter, ErrorResolution, ErrorType, SyncErrorRecord};
 use crate::source::feed::import::{import_file, FileReport, ImportOptions};
 use crate::source::feed::{FeedMode, FeedProfile};
@@ -57,6 +58,47 @@ pub struct RetryReport {
     pub skipped_reasons: Vec<String>,
     /// The import runs of the retried rows.
     pub runs: Vec<FileReport>,
+}
+
+/// Why a retry did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A distributor's feed job is held by another worker.
+    #[error("{0}; try again then")]
+    Busy(String),
+    #[error("could not create {path} for the rows to retry: {source}")]
+    WorkDir { path: PathBuf, source: std::io::Error },
+}
+
+/// `retry_errors` under the leases of the feed jobs the picked errors belong to, so that it never
+/// imports beside a `catsync watch` doing the same job (refused while another worker holds one).
+/// The rows are written to a folder of their own, removed afterwards.
+pub async fn retry_under_leases(
+    store: &dyn Store,
+    leases: &JobLeases,
+    profile_of: &(dyn Fn(&str) -> FeedProfile + Sync),
+    request: &RetryRequest,
+) -> Result<RetryReport, RetryError> {
+    let jobs: BTreeSet<String> = store
+        .error_records(&request.filter())
+        .await?
+        .iter()
+        .filter_map(|e| e.source_table.strip_prefix("distributor:").map(feed_job))
+        .collect();
+    let jobs: Vec<String> = jobs.into_iter().collect();
+    let acquired = leases.acquire(&jobs).await?;
+    if let Some(busy) = acquired.busy.first() {
+        leases.run(acquired.held, async {}).await?;
+        return Err(RetryError::Busy(describe_busy(busy)));
+    }
+    let work_dir = std::env::temp_dir().join(format!("catsync-retry-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&work_dir).map_err(|source| RetryError::WorkDir { path: work_dir.clone(), source })?;
+    let fenced = leases.fenced(&acquired.held);
+    let report = leases.run(acquired.held, retry_errors(fenced.as_ref(), profile_of, request, &work_dir)).await;
+    let _ = std::fs::remove_dir_all(&work_dir);
+    Ok(report??)
 }
 
 /// Retries the unresolved rejections `request` picks. `profile_of` gives each distributor's

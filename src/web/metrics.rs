@@ -34,6 +34,18 @@ pub fn render(v: &MetricsView) -> String {
         by_run(|t| t.rows_rejected as f64),
     );
     series(&mut out, "run_duration_seconds_total", "counter", "Time spent in runs.", by_run(|t| t.seconds));
+    let by_lease = |f: fn(&crate::control::lease::Lease) -> f64| {
+        let leases = &v.status.leases;
+        leases.iter().map(|l| (vec![("job", l.job.as_str()), ("holder", l.holder.as_str())], f(l))).collect()
+    };
+    series(
+        &mut out,
+        "lease_expiry_timestamp_seconds",
+        "gauge",
+        "When each held job lease expires unless renewed, Unix time; one series per job and holder.",
+        by_lease(|l| l.expires_at.timestamp() as f64),
+    );
+    series(&mut out, "lease_token", "gauge", "Fencing token of each held job lease.", by_lease(|l| l.token as f64));
     let sources = &v.status.sources;
     let by_source = |f: fn(&super::view::SourceView) -> f64| {
         sources.iter().map(|s| (vec![("source", s.control.source_table.as_str())], f(s))).collect()

@@ -28,10 +28,13 @@ use auth::Session;
 use pages::SearchForm;
 
 use crate::config::{CatalogSection, Secret};
+use crate::control::lease::JobLeases;
+use crate::control::retry::{retry_under_leases, RetryError, RetryRequest};
 use crate::control::{ErrorFilter, ErrorType};
 use crate::matching::record::{MatchDecision, MatchFilter};
 use crate::matching::Status;
 use crate::search::{SearchIndex, SearchQuery};
+use crate::source::feed::FeedProfile;
 use crate::store::{Store, StoreError};
 
 /// Where `catsync serve` listens unless told otherwise.
@@ -44,6 +47,10 @@ pub struct Dashboard {
     /// The search index, or why it could not be opened.
     pub search: Result<Arc<dyn SearchIndex>, String>,
     pub catalog: Option<CatalogSection>,
+    /// The leases the retry button takes, as `catsync retry` does.
+    pub leases: JobLeases,
+    /// The configured distributors' feed profiles, for retried rows (others: `FeedProfile::auto`).
+    pub feed_profiles: Vec<FeedProfile>,
 }
 
 /// Why `catsync serve` will not start.
@@ -98,6 +105,7 @@ pub fn app(dashboard: Dashboard, guard: Guard) -> Router {
         .route("/", get(status_page))
         .route("/runs", get(runs_page))
         .route("/errors", get(errors_page))
+        .route("/errors/{id}/retry", post(retry))
         .route("/matches", get(matches_page))
         .route("/matches/{id}/decide", post(decide))
         .route("/search", get(search_page))
@@ -277,8 +285,13 @@ async fn errors_view(app: &AppState, q: &ErrorsQuery) -> Answer<view::ErrorsView
     Ok(view::errors(&*app.dashboard.store, filter).await?)
 }
 
-async fn errors_page(State(app): Shared, Query(q): Query<ErrorsQuery>) -> Answer<Html<String>> {
+async fn errors_page(
+    State(app): Shared,
+    axum::Extension(access): axum::Extension<Access>,
+    Query(q): Query<ErrorsQuery>,
+) -> Answer<Html<String>> {
     let v = errors_view(&app, &q).await?;
+    let csrf = access.csrf(&app.guard);
     let body = maud::html! {
         h1 { "Errors" }
         form #filter method="get" action="/errors" {
@@ -296,8 +309,7 @@ async fn errors_page(State(app): Shared, Query(q): Query<ErrorsQuery>) -> Answer
             }
             " " button type="submit" { "filter" }
         }
-        // The per-row action (a retry button) goes in this closure.
-        (pages::errors(&v, |_| maud::html! {}))
+        (pages::errors(&v, |e| pages::retry_form(e, &csrf)))
     };
     Ok(page("catsync errors", true, body))
 }
@@ -382,6 +394,43 @@ async fn decide(
     }
     tracing::info!(%id, decision = decision.name(), "match decided in the dashboard");
     Ok(Redirect::to("/matches?status=review").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct RetryForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The retry button: one rejected row imported again from its raw record, under its feed job's
+/// lease, as `catsync retry --id` does.
+async fn retry(
+    State(app): Shared,
+    axum::Extension(access): axum::Extension<Access>,
+    Path(id): Path<Uuid>,
+    Form(form): Form<RetryForm>,
+) -> Answer<Response> {
+    if !access.may_post(&app.guard, &form.csrf) {
+        return Ok((StatusCode::FORBIDDEN, "forbidden: the form's CSRF token is missing or stale; reload the page\n")
+            .into_response());
+    }
+    let d = &app.dashboard;
+    let request = RetryRequest { id: Some(id), limit: 1, ..RetryRequest::default() };
+    let profile_of = |distributor: &str| {
+        let configured = d.feed_profiles.iter().find(|p| p.distributor == distributor);
+        configured.cloned().unwrap_or_else(|| FeedProfile::auto(distributor))
+    };
+    match retry_under_leases(d.store.as_ref(), &d.leases, &profile_of, &request).await {
+        Ok(report) if report.examined == 0 => {
+            Ok((StatusCode::NOT_FOUND, format!("no unresolved rejected row {id} to retry\n")).into_response())
+        }
+        Ok(report) => {
+            tracing::info!(%id, resolved = report.resolved, "error retried in the dashboard");
+            Ok(Redirect::to("/errors").into_response())
+        }
+        Err(RetryError::Busy(why)) => Ok((StatusCode::CONFLICT, format!("{why}\n")).into_response()),
+        Err(e) => Err(Failure(e.to_string())),
+    }
 }
 
 /// Hits a search shows.

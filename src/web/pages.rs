@@ -7,7 +7,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use super::chart;
 use super::format::{duration, thousands};
 use super::view::{ErrorsView, IndexFreshness, MatchItem, MatchesView, ProductSide, StatusView};
-use crate::control::{RunRecord, SyncErrorRecord};
+use crate::control::{ErrorType, RunRecord, SyncErrorRecord};
 use crate::matching::record::MatchQuality;
 use crate::search::SearchResults;
 
@@ -84,6 +84,7 @@ pub fn status(v: &StatusView) -> Markup {
                 tr {
                     th { "source" } th { "last sync" } th { "watermark" } th { "processed" } th { "succeeded" }
                     th { "errors" } th { "error rate" } th { "last run" } th { "duration" } th { "records/s" }
+                    th { "lease holder" }
                 }
                 @for s in &v.sources {
                     tr {
@@ -101,6 +102,10 @@ pub fn status(v: &StatusView) -> Markup {
                                 td.n { (thousands(r.rows_per_second as u64)) }
                             }
                             None => { td { "-" } td { "-" } td { "-" } }
+                        }
+                        @match &s.lease {
+                            Some(l) => td.lease title=(format!("token {}, until {}", l.token, timestamp(Some(l.expires_at)))) { (l.holder) }
+                            None => td { "-" }
                         }
                     }
                 }
@@ -223,6 +228,18 @@ pub fn matches(v: &MatchesView, csrf: &str) -> Markup {
             }
         }
         script { (PreEscaped(REVIEW_KEYS)) }
+    }
+}
+
+/// The retry button of an unresolved rejected row (nothing for the others).
+pub fn retry_form(e: &SyncErrorRecord, csrf: &str) -> Markup {
+    html! {
+        @if !e.resolved && e.error_type == ErrorType::Rejected {
+            form.inline.retry method="post" action=(format!("/errors/{}/retry", e.id)) {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" { "retry" }
+            }
+        }
     }
 }
 

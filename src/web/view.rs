@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::catalog::{CatalogRoles, CatalogTable};
 use crate::config::CatalogSection;
+use crate::control::lease::{job_of_source, Lease};
 use crate::control::{now_micros, ErrorFilter, ErrorTally, RunRecord, RunTally, SourceStatus, SyncErrorRecord};
 use crate::matching::record::{MatchFilter, MatchQuality, MatchedOffer};
 use crate::matching::{Method, ProductText, Status};
@@ -53,6 +54,8 @@ impl Level {
 pub struct StatusView {
     pub store: StoreSummary,
     pub sources: Vec<SourceView>,
+    /// Leases held now (not expired), by job.
+    pub leases: Vec<Lease>,
     pub index: IndexFreshness,
     pub generated_at: DateTime<Utc>,
 }
@@ -64,7 +67,7 @@ pub struct StoreSummary {
     pub location: String,
 }
 
-/// One source's row of the status table. (A lease holder column belongs here, filled in `status`.)
+/// One source's row of the status table.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceView {
     #[serde(flatten)]
@@ -73,6 +76,8 @@ pub struct SourceView {
     pub error_rate: f64,
     pub error_level: Level,
     pub last_run: Option<RunRecord>,
+    /// The lease of the source's job, while a worker holds it.
+    pub lease: Option<Lease>,
 }
 
 /// How far the search index lags the store.
@@ -86,6 +91,8 @@ pub struct IndexFreshness {
 }
 
 pub async fn status(store: &dyn Store) -> Result<StatusView, StoreError> {
+    let now = now_micros();
+    let leases: Vec<Lease> = store.leases().await?.into_iter().filter(|l| l.expires_at > now).collect();
     let mut sources = Vec::new();
     for control in store.sources().await? {
         let last_run = store.runs(Some(&control.source_table), 1).await?.into_iter().next();
@@ -94,14 +101,23 @@ pub async fn status(store: &dyn Store) -> Result<StatusView, StoreError> {
         } else {
             0.0
         };
-        sources.push(SourceView { control, error_rate, error_level: Level::of_error_rate(error_rate), last_run });
+        let job = job_of_source(&control.source_table);
+        let lease = leases.iter().find(|l| Some(&l.job) == job.as_ref()).cloned();
+        sources.push(SourceView {
+            control,
+            error_rate,
+            error_level: Level::of_error_rate(error_rate),
+            last_run,
+            lease,
+        });
     }
     let info = store.info();
     Ok(StatusView {
         store: StoreSummary { backend: info.backend.name(), location: info.location.clone() },
         sources,
+        leases,
         index: freshness(store).await?,
-        generated_at: now_micros(),
+        generated_at: now,
     })
 }
 

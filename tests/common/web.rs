@@ -5,9 +5,11 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use catsync::catalog::{catalog_record_id, CatalogRecord, CatalogRoles, CatalogTable, CellValue};
 use catsync::config::{Config, Secret};
+use catsync::control::lease::JobLeases;
 use catsync::control::{ControlAdvance, RunRecord, RunStatus};
 use catsync::matching::record::{MatchingCommit, ProductMatch};
 use catsync::matching::{Method, Status};
@@ -133,6 +135,8 @@ impl TestServer {
             store: Arc::clone(&t.store),
             search: Ok(Arc::clone(&seeded.index.index)),
             catalog: config().catalog,
+            leases: JobLeases::new(Arc::clone(&t.store), "dashboard-test".into(), Duration::from_secs(60)),
+            feed_profiles: Vec::new(),
         };
         let guard = Guard::new(token.map(Secret::new));
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

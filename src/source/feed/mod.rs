@@ -53,6 +53,13 @@ pub struct FeedProfile {
     pub mode: FeedMode,
 }
 
+impl FeedProfile {
+    /// An unconfigured distributor's profile: columns found by their headers, full mode.
+    pub fn auto(distributor: &str) -> FeedProfile {
+        FeedProfile { distributor: distributor.to_string(), ..FeedProfile::default() }
+    }
+}
+
 /// A feed file that cannot be read at all. Row-level problems are `RowProblem`s instead.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
