@@ -363,6 +363,11 @@ async fn api_matches(State(app): Shared, Query(q): Query<MatchesQuery>) -> Answe
     Ok(Json(matches_view(&app, &q).await?))
 }
 
+/// The answer to a POST without the session's CSRF token.
+fn stale_form() -> Response {
+    (StatusCode::FORBIDDEN, "forbidden: the form's CSRF token is missing or stale; reload the page\n").into_response()
+}
+
 #[derive(Debug, Deserialize)]
 struct DecideForm {
     decision: String,
@@ -377,8 +382,7 @@ async fn decide(
     Form(form): Form<DecideForm>,
 ) -> Answer<Response> {
     if !access.may_post(&app.guard, &form.csrf) {
-        return Ok((StatusCode::FORBIDDEN, "forbidden: the form's CSRF token is missing or stale; reload the page\n")
-            .into_response());
+        return Ok(stale_form());
     }
     let decision = match form.decision.as_str() {
         "confirm" => MatchDecision::Confirm { product: None },
@@ -411,8 +415,7 @@ async fn retry(
     Form(form): Form<RetryForm>,
 ) -> Answer<Response> {
     if !access.may_post(&app.guard, &form.csrf) {
-        return Ok((StatusCode::FORBIDDEN, "forbidden: the form's CSRF token is missing or stale; reload the page\n")
-            .into_response());
+        return Ok(stale_form());
     }
     let d = &app.dashboard;
     let request = RetryRequest { id: Some(id), limit: 1, ..RetryRequest::default() };
