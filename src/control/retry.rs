@@ -88,17 +88,20 @@ pub async fn retry_under_leases(
         .filter_map(|e| e.source_table.strip_prefix("distributor:").map(feed_job))
         .collect();
     let jobs: Vec<String> = jobs.into_iter().collect();
-    let acquired = leases.acquire(&jobs).await?;
-    if let Some(busy) = acquired.busy.first() {
-        leases.run(acquired.held, async {}).await?;
-        return Err(RetryError::Busy(describe_busy(busy)));
-    }
     let work_dir = std::env::temp_dir().join(format!("catsync-retry-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&work_dir).map_err(|source| RetryError::WorkDir { path: work_dir.clone(), source })?;
-    let fenced = leases.fenced(&acquired.held);
-    let report = leases.run(acquired.held, retry_errors(fenced.as_ref(), profile_of, request, &work_dir)).await;
+    let outcome = async {
+        let acquired = leases.acquire(&jobs).await?;
+        if let Some(busy) = acquired.busy.first() {
+            leases.run(acquired.held, async {}).await?;
+            return Err(RetryError::Busy(describe_busy(busy)));
+        }
+        let fenced = leases.fenced(&acquired.held);
+        Ok(leases.run(acquired.held, retry_errors(fenced.as_ref(), profile_of, request, &work_dir)).await??)
+    }
+    .await;
     let _ = std::fs::remove_dir_all(&work_dir);
-    Ok(report??)
+    outcome
 }
 
 /// Retries the unresolved rejections `request` picks. `profile_of` gives each distributor's
