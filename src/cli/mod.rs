@@ -94,13 +94,10 @@ where
     F: FnOnce(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
 {
-    let acquired = leases.acquire(jobs).await?;
-    if let Some(busy) = acquired.busy.first() {
-        leases.run(acquired.held, async {}).await?;
-        anyhow::bail!("{}; try again then", describe_busy(busy));
+    match leases.run_exclusive(jobs, work).await? {
+        Ok(done) => done,
+        Err(busy) => anyhow::bail!("{}; try again then", describe_busy(&busy)),
     }
-    let store = leases.fenced(&acquired.held);
-    leases.run(acquired.held, work(store)).await?
 }
 
 /// A mistake in the command line or the configuration (exit status 2).

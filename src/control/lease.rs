@@ -130,6 +130,22 @@ impl JobLeases {
         Arc::new(FencedStore::new(self.store.clone(), leases))
     }
 
+    /// Runs `work` under every lease of `jobs`, given the store fenced by them; when another worker
+    /// holds one of them, releases what it took and returns that worker's lease instead.
+    pub async fn run_exclusive<T, F, Fut>(&self, jobs: &[String], work: F) -> Result<Result<T, Lease>, StoreError>
+    where
+        F: FnOnce(Arc<dyn Store>) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let acquired = self.acquire(jobs).await?;
+        if let Some(busy) = acquired.busy.into_iter().next() {
+            self.run(acquired.held, async {}).await?;
+            return Ok(Err(busy));
+        }
+        let store = self.fenced(&acquired.held);
+        Ok(Ok(self.run(acquired.held, work(store)).await?))
+    }
+
     /// Runs `work` while renewing `leases` every third of their time, then releases them. A lease
     /// found lost stops the work where it is (`StoreError::LeaseLost`): its unfinished transaction
     /// is rolled back, and the fence refuses anything it would still write. A renewal that fails

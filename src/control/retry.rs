@@ -90,18 +90,15 @@ pub async fn retry_under_leases(
     let jobs: Vec<String> = jobs.into_iter().collect();
     let work_dir = std::env::temp_dir().join(format!("catsync-retry-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&work_dir).map_err(|source| RetryError::WorkDir { path: work_dir.clone(), source })?;
-    let outcome = async {
-        let acquired = leases.acquire(&jobs).await?;
-        if let Some(busy) = acquired.busy.first() {
-            leases.run(acquired.held, async {}).await?;
-            return Err(RetryError::Busy(describe_busy(busy)));
-        }
-        let fenced = leases.fenced(&acquired.held);
-        Ok(leases.run(acquired.held, retry_errors(fenced.as_ref(), profile_of, request, &work_dir)).await??)
-    }
-    .await;
+    let dir = &work_dir;
+    let outcome = leases
+        .run_exclusive(&jobs, |store| async move { retry_errors(store.as_ref(), profile_of, request, dir).await });
+    let outcome = outcome.await;
     let _ = std::fs::remove_dir_all(&work_dir);
-    outcome
+    match outcome? {
+        Ok(report) => Ok(report?),
+        Err(busy) => Err(RetryError::Busy(describe_busy(&busy))),
+    }
 }
 
 /// Retries the unresolved rejections `request` picks. `profile_of` gives each distributor's
