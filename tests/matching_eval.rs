@@ -77,3 +77,52 @@ fn other_column_names_and_separators_are_mapped_and_unknown_ones_named() {
     assert_eq!(code, Some(2));
     assert!(out.contains("catalog.csv") && out.contains("no column \"model_number\" for mpn"), "{out}");
 }
+
+fn evidence(dir: &Path, pairs: &str) -> (Option<i32>, String) {
+    std::fs::write(dir.join("pairs.csv"), pairs).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_catsync"))
+        .args(["match", "evidence", "--catalog", "catalog.csv", "--offers", "offers.csv", "--pairs", "pairs.csv"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn labelled_pairs_count_their_matches_only_and_each_pair_is_explained() {
+    let dir = fixture();
+    let labelled = "catalog,offer,label\nc1,o1,1\nc2,o2,1\nc3,o3,true\nc4,o4,1\nc5,o8,1\nc5,o5,0\n";
+    std::fs::write(dir.path().join("truth.csv"), labelled).unwrap();
+    let (code, out) = eval(dir.path(), &["--json"]);
+    assert_eq!(code, Some(0), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((report["true_pairs"].as_u64(), report["recall"].as_f64()), (Some(5), Some(0.8)), "{report}");
+
+    let (code, out) = evidence(dir.path(), labelled);
+    assert_eq!(code, Some(0), "{out}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 6, "one line per pair, in order: {out}");
+    let drill = &lines[0];
+    assert_eq!((drill["catalog_id"].as_str(), drill["offer_id"].as_str()), (Some("c1"), Some("o1")));
+    assert_eq!((drill["label"].as_bool(), drill["candidate"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(drill["evidence"]["gtin"], "agree");
+    assert!(drill["score"].as_f64().unwrap() > 0.9, "{drill}");
+    let other_pack = &lines[5];
+    assert_eq!(
+        (other_pack["label"].as_bool(), other_pack["evidence"]["pack"].as_str()),
+        (Some(false), Some("conflict"))
+    );
+    assert!(other_pack["weight"].as_f64().unwrap() < drill["weight"].as_f64().unwrap());
+    assert_eq!(other_pack["levels"].as_array().map(Vec::len), Some(10), "one level per discrete feature");
+}
+
+#[test]
+fn a_pair_naming_an_unknown_product_or_a_bad_label_is_named_with_its_line() {
+    let dir = fixture();
+    let (code, out) = evidence(dir.path(), "catalog,offer,label\nc1,o1,1\nc1,o99,0\n");
+    assert_ne!(code, Some(0));
+    assert!(out.contains("pairs.csv: line 3") && out.contains("\"o99\" in the offers file"), "{out}");
+    let (code, out) = evidence(dir.path(), "catalog,offer,label\nc1,o1,maybe\n");
+    assert_ne!(code, Some(0));
+    assert!(out.contains("pairs.csv: line 2") && out.contains("\"maybe\""), "{out}");
+}

@@ -1,5 +1,5 @@
 //! `catsync match`: a matching run over the store; `catsync match eval`: the matcher on two CSV
-//! files, scored against a file of true pairs.
+//! files, scored against a file of true pairs; `catsync match evidence`: what it sees in listed pairs.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use crate::catalog::CatalogRoles;
 use crate::catalog::CatalogTable;
 use crate::control::lease::MATCH_JOB;
 use crate::matching::aliases::BrandAliases;
-use crate::matching::eval::{evaluate, read_products, read_truth, ColumnMap, EvalError};
+use crate::matching::eval::{evaluate, pair_evidence, read_pairs, read_products, read_truth, ColumnMap, EvalError};
 use crate::matching::run::{run_matching, MatchReport, MatchRun};
 use crate::matching::{Link, MatchOptions, ProductText};
 use crate::store::Store;
@@ -49,6 +49,37 @@ and price; --columns FIELD=HEADER renames them for both files (an empty HEADER: 
 such column). The truth file lists catalog id, offer id per line after a header. Only automatic
 links count as answers; review cases are reported separately.")]
     Eval(EvalArgs),
+    /// Print what the matcher sees in each listed pair: its evidence, match weight and whether
+    /// blocking proposes it.
+    #[command(after_help = "\
+Examples:
+  catsync match evidence --catalog catalog.csv --offers feed.csv --pairs labelled.csv
+  catsync match evidence --catalog walmart.csv --offers amazon.csv --pairs train.csv --columns mpn=modelno,gtin= --out train.jsonl
+
+One JSON line per pair, in the order of the pairs file: catalog_id, offer_id, label, candidate,
+weight, score, levels and evidence. The pairs file lists catalog id, offer id and optionally a
+label (1/0 or true/false) per line after a header, so labelled pairs can be read back to fit
+weights (bench/fit_weights.py) or to see why a pair was not linked.")]
+    Evidence(EvidenceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// Catalog products.
+    #[arg(long)]
+    pub catalog: PathBuf,
+    /// Offers (a distributor feed).
+    #[arg(long)]
+    pub offers: PathBuf,
+    /// Pairs: catalog id, offer id, optional label.
+    #[arg(long)]
+    pub pairs: PathBuf,
+    /// Column names, as FIELD=HEADER pairs separated by commas.
+    #[arg(long, default_value = "")]
+    pub columns: String,
+    /// Write the lines to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -84,8 +115,10 @@ pub struct EvalArgs {
 }
 
 pub async fn run(settings: &Settings, args: &MatchArgs) -> anyhow::Result<Outcome> {
-    if let Some(MatchCommand::Eval(eval)) = &args.command {
-        return run_eval(eval).await;
+    match &args.command {
+        Some(MatchCommand::Eval(eval)) => return run_eval(eval).await,
+        Some(MatchCommand::Evidence(evidence)) => return run_evidence(evidence).await,
+        None => {}
     }
     let store = settings.open_store().await?;
     let report = under_leases(&settings.job_leases(store), &[MATCH_JOB.to_string()], |store| async move {
@@ -180,14 +213,45 @@ pub(crate) fn summary(r: &MatchReport) -> String {
     )
 }
 
-async fn run_eval(args: &EvalArgs) -> anyhow::Result<Outcome> {
-    let usage = |e: EvalError| match e {
+/// A bad `--columns` or a missing column is a usage error (exit 2); the rest is the run's.
+fn usage(e: EvalError) -> anyhow::Error {
+    match e {
         EvalError::Columns(_) | EvalError::MissingColumn { .. } => anyhow::Error::new(UsageError(e.to_string())),
         other => anyhow::Error::new(other),
+    }
+}
+
+/// Both products files, read with the `--columns` mapping.
+fn read_sides(columns: &str, catalog: &Path, offers: &Path) -> anyhow::Result<(Vec<ProductText>, Vec<ProductText>)> {
+    let columns = ColumnMap::default().with_overrides(columns).map_err(usage)?;
+    Ok((read_products(catalog, &columns).map_err(usage)?, read_products(offers, &columns).map_err(usage)?))
+}
+
+async fn run_evidence(args: &EvidenceArgs) -> anyhow::Result<Outcome> {
+    let (catalog, offers) = read_sides(&args.columns, &args.catalog, &args.offers)?;
+    let pairs = read_pairs(&args.pairs).map_err(usage)?;
+    let file = args.pairs.clone();
+    let evidence =
+        tokio::task::spawn_blocking(move || pair_evidence(&catalog, &offers, &pairs, &file, &MatchOptions::default()))
+            .await?
+            .map_err(usage)?;
+    let write = |out: &mut dyn Write| -> anyhow::Result<()> {
+        for pair in &evidence {
+            serde_json::to_writer(&mut *out, pair)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(out.flush()?)
     };
-    let columns = ColumnMap::default().with_overrides(&args.columns).map_err(usage)?;
-    let catalog = read_products(&args.catalog, &columns).map_err(usage)?;
-    let offers = read_products(&args.offers, &columns).map_err(usage)?;
+    match &args.out {
+        Some(path) => write(&mut std::io::BufWriter::new(std::fs::File::create(path)?))
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => write(&mut std::io::stdout().lock())?,
+    }
+    Ok(Outcome::Completed)
+}
+
+async fn run_eval(args: &EvalArgs) -> anyhow::Result<Outcome> {
+    let (catalog, offers) = read_sides(&args.columns, &args.catalog, &args.offers)?;
     let truth = read_truth(&args.truth).map_err(usage)?;
     let options = MatchOptions {
         auto_accept: args.auto_accept,

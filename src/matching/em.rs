@@ -23,8 +23,9 @@ const TITLE_STEP: f64 = 0.25;
 pub struct Patterns(HashMap<(Levels, u16), u64>);
 
 impl Patterns {
-    pub fn add(&mut self, evidence: &Evidence) {
-        let title = (evidence.title_weight() / TITLE_STEP).round() as u16;
+    /// Counts one pair, its title part weighed with `weights` (those `estimate` starts from).
+    pub fn add(&mut self, evidence: &Evidence, weights: &Weights) {
+        let title = (evidence.title_weight(weights) / TITLE_STEP).round() as u16;
         *self.0.entry((evidence.levels(), title)).or_default() += 1;
     }
 
@@ -123,7 +124,9 @@ mod tests {
             pack: Agreement::Unknown,
             measures: Agreement::Unknown,
             kit: Agreement::Unknown,
+            condition: Agreement::Unknown,
             colour: Agreement::Unknown,
+            device: Agreement::Unknown,
             title_coverage: coverage,
             title_cosine: coverage,
             price_ratio: None,
@@ -132,18 +135,18 @@ mod tests {
 
     #[test]
     fn weights_follow_the_feed_but_keep_their_direction() {
+        let hand = Weights::hand();
         let mut patterns = Patterns::default();
         // A feed whose matches share codes and whose many non-matches carry no brand.
         for _ in 0..200 {
-            patterns.add(&evidence(CodeLevel::RareExact, Agreement::Agree, 0.9));
+            patterns.add(&evidence(CodeLevel::RareExact, Agreement::Agree, 0.9), &hand);
         }
         for _ in 0..5_000 {
-            patterns.add(&evidence(CodeLevel::Conflict, Agreement::Unknown, 0.3));
+            patterns.add(&evidence(CodeLevel::Conflict, Agreement::Unknown, 0.3), &hand);
         }
         for _ in 0..100 {
-            patterns.add(&evidence(CodeLevel::Sibling, Agreement::Agree, 0.95));
+            patterns.add(&evidence(CodeLevel::Sibling, Agreement::Agree, 0.95), &hand);
         }
-        let hand = Weights::hand();
         let estimated = estimate(&patterns, &hand);
         assert_ne!(estimated, hand);
         let code = |w: &Weights, level: CodeLevel| w.levels[1][level as usize];

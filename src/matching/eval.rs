@@ -1,11 +1,13 @@
 //! `catsync match eval`: the matcher run on two CSV files and scored against a file of true pairs,
 //! for users tuning thresholds on their own labelled data and for our own benchmark.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::index::CatalogIndex;
+use super::score::{score, Evidence, Levels, Weights};
 use super::{match_feed, Link, MatchOptions, Method, ProductText, Status};
 
 /// Which header of a products file holds which field.
@@ -60,8 +62,12 @@ pub enum EvalError {
     MissingColumn { path: PathBuf, field: &'static str, header: String, known: String },
     #[error("--columns {0:?}: expected FIELD=HEADER with FIELD one of id, title, brand, mpn, gtin, price")]
     Columns(String),
-    #[error("{}: line {line} has fewer than two columns; a truth file lists catalog id, offer id", path.display())]
+    #[error("{}: line {line} has fewer than two columns; a pairs file lists catalog id, offer id", path.display())]
     Truth { path: PathBuf, line: u64 },
+    #[error("{}: line {line}: label {label:?} is neither 1/0 nor true/false", path.display())]
+    Label { path: PathBuf, line: u64, label: String },
+    #[error("{}: line {line}: no product with id {id:?} in the {side} file", path.display())]
+    UnknownId { path: PathBuf, line: u64, side: &'static str, id: String },
 }
 
 /// Precision, recall and F1 of the automatic links, and what else the run did.
@@ -164,21 +170,108 @@ pub fn read_products(path: &Path, columns: &ColumnMap) -> Result<Vec<ProductText
     Ok(products)
 }
 
-/// Reads a truth file: one (catalog id, offer id) pair per line after a header.
-pub fn read_truth(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
+/// A pair of a labelled pairs file: catalog id, offer id and, when a third column says so,
+/// whether the two are one product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledPair {
+    pub catalog_id: String,
+    pub offer_id: String,
+    pub label: Option<bool>,
+    /// Its line in the file, for messages.
+    pub line: u64,
+}
+
+/// Reads a pairs file: catalog id, offer id and an optional label (`1`/`0`, `true`/`false`) per
+/// line after a header.
+pub fn read_pairs(path: &Path) -> Result<Vec<LabelledPair>, EvalError> {
     let mut reader = csv_reader(path)?;
     let mut pairs = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|source| EvalError::Read { path: path.into(), source })?;
-        match (record.get(0), record.get(1)) {
-            (Some(c), Some(o)) => pairs.push((c.trim().to_string(), o.trim().to_string())),
-            _ => {
-                let line = record.position().map_or(0, |p| p.line());
-                return Err(EvalError::Truth { path: path.into(), line });
-            }
-        }
+        let line = record.position().map_or(0, |p| p.line());
+        let (Some(catalog_id), Some(offer_id)) = (record.get(0), record.get(1)) else {
+            return Err(EvalError::Truth { path: path.into(), line });
+        };
+        let label = match record.get(2).map(|l| l.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("") => None,
+            Some("1" | "true" | "yes") => Some(true),
+            Some("0" | "false" | "no") => Some(false),
+            Some(other) => return Err(EvalError::Label { path: path.into(), line, label: other.to_string() }),
+        };
+        pairs.push(LabelledPair {
+            catalog_id: catalog_id.trim().to_string(),
+            offer_id: offer_id.trim().to_string(),
+            label,
+            line,
+        });
     }
     Ok(pairs)
+}
+
+/// Reads a truth file: its pairs not labelled as non-matches (a file of true pairs only, or a
+/// labelled pairs file).
+pub fn read_truth(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
+    Ok(read_pairs(path)?.into_iter().filter(|p| p.label != Some(false)).map(|p| (p.catalog_id, p.offer_id)).collect())
+}
+
+/// What the matcher sees in one listed pair: for fitting weights to labelled pairs and for
+/// finding out why a pair was or was not linked.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairEvidence {
+    pub catalog_id: String,
+    pub offer_id: String,
+    pub label: Option<bool>,
+    /// Whether blocking proposes the pair (the product is among the offer's candidates).
+    pub candidate: bool,
+    /// Match weight in log-odds, and as a 0–1 score.
+    pub weight: f64,
+    pub score: f64,
+    /// The level of each discrete feature, in the order of [`FEATURES`](super::score::FEATURES).
+    pub levels: Levels,
+    pub evidence: Evidence,
+}
+
+/// The evidence of each pair of `pairs` (read from `file`), with the catalog indexed as
+/// `match_feed` indexes it.
+pub fn pair_evidence(
+    catalog: &[ProductText],
+    offers: &[ProductText],
+    pairs: &[LabelledPair],
+    file: &Path,
+    options: &MatchOptions,
+) -> Result<Vec<PairEvidence>, EvalError> {
+    let position = |texts: &[ProductText]| -> HashMap<String, usize> {
+        texts.iter().enumerate().map(|(i, t)| (t.id.clone(), i)).collect()
+    };
+    let (catalog_at, offer_at) = (position(catalog), position(offers));
+    let index = CatalogIndex::build(catalog, offers);
+    let weights = Weights::hand();
+    pairs
+        .iter()
+        .map(|pair| {
+            let unknown = |side: &'static str, id: &str| EvalError::UnknownId {
+                path: file.into(),
+                line: pair.line,
+                side,
+                id: id.to_string(),
+            };
+            let row = *catalog_at.get(&pair.catalog_id).ok_or_else(|| unknown("catalog", &pair.catalog_id))?;
+            let offer = *offer_at.get(&pair.offer_id).ok_or_else(|| unknown("offers", &pair.offer_id))?;
+            let prepared = index.prepare(&offers[offer]);
+            let evidence = Evidence::compare(&index, index.row(row), &prepared);
+            let weight = evidence.weight(&weights);
+            Ok(PairEvidence {
+                catalog_id: pair.catalog_id.clone(),
+                offer_id: pair.offer_id.clone(),
+                label: pair.label,
+                candidate: index.candidates(&prepared, options.candidates).contains(&(row as u32)),
+                weight,
+                score: score(weight),
+                levels: evidence.levels(),
+                evidence,
+            })
+        })
+        .collect()
 }
 
 /// A CSV reader with the delimiter the header line uses most.

@@ -28,6 +28,9 @@ pub struct Prepared {
     /// Identifying codes of title and MPN field (spec tokens such as `usb20` shared by many
     /// products left out).
     pub codes: Vec<String>,
+    /// The parts of its dashed codes (`TL-ANT2405CL` → `ant2405cl`): they match exactly, but
+    /// are no evidence of a variant.
+    pub code_parts: Vec<String>,
     /// The MPN field's own code: two of them that differ in a digit name two models.
     pub mpn: Option<String>,
     pub brand: Option<String>,
@@ -35,9 +38,20 @@ pub struct Prepared {
     pub pack: Option<u32>,
     pub measures: Vec<(text::Measure, u64)>,
     pub kit: bool,
+    /// A refurbished, remanufactured or generic item, not the maker's new one.
+    pub not_new: bool,
     /// The colours the title names, one bit each.
     pub colours: u32,
+    /// The devices the title names (iPhone, iPad, camera…), one bit each.
+    pub devices: u32,
     pub price: Option<f64>,
+}
+
+impl Prepared {
+    /// Whole codes, then the parts of dashed ones.
+    pub fn all_codes(&self) -> impl Iterator<Item = &str> + Clone {
+        self.codes.iter().chain(&self.code_parts).map(String::as_str)
+    }
 }
 
 /// Products tokenized per parallel batch: big enough to keep both cores busy, small enough that
@@ -58,19 +72,20 @@ pub struct CatalogIndex<'a> {
     prepared: Vec<OnceLock<Prepared>>,
 }
 
-/// What posting a product takes: its distinct words, its codes and its GTIN.
+/// What posting a product takes: its distinct terms, its codes and its GTIN.
 struct Tokens {
-    words: Vec<String>,
-    codes: HashSet<String>,
+    /// The terms joined by spaces: one allocation to free on the counting thread, not one per term.
+    terms: String,
+    codes: text::Codes,
     gtin: Option<String>,
 }
 
 impl Tokens {
     fn of(p: &ProductText) -> Tokens {
-        let mut words = text::words(&p.full_title());
-        words.sort_unstable();
-        words.dedup();
-        Tokens { words, codes: text::codes(&p.title, &p.mpn), gtin: gtin_key(&p.gtin) }
+        let mut terms = text::terms(&p.full_title());
+        terms.sort_unstable();
+        terms.dedup();
+        Tokens { terms: terms.join(" "), codes: text::codes(&p.title, &p.mpn), gtin: gtin_key(&p.gtin) }
     }
 }
 
@@ -86,22 +101,32 @@ impl Frequencies {
     /// Counts `products`, tokenized on every core, handing each one's tokens (words as ids) to `seen`.
     fn count(&mut self, products: &[ProductText], mut seen: impl FnMut(Vec<u32>, Tokens)) {
         for batch in products.chunks(TOKEN_BATCH) {
-            for mut tokens in super::in_parallel(batch, |_, p| Tokens::of(p)) {
-                let ids = std::mem::take(&mut tokens.words).into_iter().map(|w| self.intern(w)).collect();
-                for code in &tokens.codes {
-                    *self.code_df.entry(code.clone()).or_default() += 1;
+            for tokens in super::in_parallel(batch, |_, p| Tokens::of(p)) {
+                let ids = tokens.terms.split(' ').filter(|t| !t.is_empty()).map(|t| self.intern(t)).collect();
+                for code in tokens.codes.iter() {
+                    // Counting is sequential: a known code costs a look-up, not a copy.
+                    match self.code_df.get_mut(code) {
+                        Some(n) => *n += 1,
+                        None => {
+                            self.code_df.insert(code.clone(), 1);
+                        }
+                    }
                 }
                 seen(ids, tokens);
             }
         }
     }
 
-    fn intern(&mut self, word: String) -> u32 {
-        let next = self.vocabulary.len() as u32;
-        let id = *self.vocabulary.entry(word).or_insert_with(|| {
-            self.df.push(0);
-            next
-        });
+    fn intern(&mut self, word: &str) -> u32 {
+        let id = match self.vocabulary.get(word) {
+            Some(&id) => id,
+            None => {
+                let id = self.vocabulary.len() as u32;
+                self.vocabulary.insert(word.to_string(), id);
+                self.df.push(0);
+                id
+            }
+        };
         self.df[id as usize] += 1;
         id
     }
@@ -145,7 +170,7 @@ impl<'a> CatalogIndex<'a> {
         for (word, weight) in words {
             self.postings[word as usize].push((row, weight));
         }
-        for code in tokens.codes {
+        for code in tokens.codes.whole.into_iter().chain(tokens.codes.parts) {
             if self.code_frequency(&code) <= COMMON_CODE {
                 self.codes.entry(code).or_default().push(row);
             }
@@ -170,21 +195,28 @@ impl<'a> CatalogIndex<'a> {
 
     /// Words, codes and keys of one product, weighted with this index's frequencies.
     pub fn prepare(&self, p: &ProductText) -> Prepared {
-        let ids = text::words(&p.full_title()).iter().filter_map(|w| self.vocabulary.get(w).copied()).collect();
-        let mut codes: Vec<String> =
-            text::codes(&p.title, &p.mpn).into_iter().filter(|c| self.code_frequency(c) <= COMMON_CODE).collect();
-        codes.sort();
+        let ids = text::terms(&p.full_title()).iter().filter_map(|w| self.vocabulary.get(w).copied()).collect();
+        let identifying = |codes: HashSet<String>| -> Vec<String> {
+            let mut codes: Vec<String> = codes.into_iter().filter(|c| self.code_frequency(c) <= COMMON_CODE).collect();
+            codes.sort();
+            codes
+        };
+        let text::Codes { whole, parts } = text::codes(&p.title, &p.mpn);
+        let title = text::words(&p.title);
         Prepared {
             words: self.weighted(ids),
-            codes,
+            codes: identifying(whole),
+            code_parts: identifying(parts),
             mpn: text::mpn_key(&p.mpn),
             brand: text::brand_key(&p.brand),
             gtin: gtin_key(&p.gtin),
             // "SDVD7027BL-2PK": the pack count may sit in the part number only.
             pack: text::pack_count(&format!("{} {}", p.title, p.mpn)),
             measures: text::measures(&p.title),
-            kit: text::is_kit(&p.title),
-            colours: text::colours(&p.title, &p.mpn),
+            kit: text::is_kit(&title),
+            not_new: text::is_not_new(&title),
+            colours: text::colours(&title, &p.mpn),
+            devices: text::devices(&title),
             price: p.price,
         }
     }
@@ -214,7 +246,7 @@ impl<'a> CatalogIndex<'a> {
             ranked.truncate(k);
         }
         let mut rows: Vec<u32> = ranked.into_iter().map(|(row, _)| row).collect();
-        for code in &offer.codes {
+        for code in offer.all_codes() {
             rows.extend(self.codes.get(code).into_iter().flatten());
         }
         rows.extend(offer.gtin.as_ref().and_then(|g| self.gtins.get(g)).into_iter().flatten());

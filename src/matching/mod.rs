@@ -170,15 +170,16 @@ pub fn match_offers(
     hints: &MatchHints,
 ) -> Vec<Link> {
     let index = CatalogIndex::build(catalog, offers);
+    let hand = Weights::hand();
     let weights = if options.estimate_weights {
         let patterns = in_parallel(offers, |_, offer| {
             let mut patterns = em::Patterns::default();
-            candidates(&index, offer, options).for_each(|(_, evidence)| patterns.add(&evidence));
+            candidates(&index, offer, options).for_each(|(_, evidence)| patterns.add(&evidence, &hand));
             patterns
         });
-        em::estimate(&patterns.into_iter().fold(em::Patterns::default(), em::Patterns::merge), &Weights::hand())
+        em::estimate(&patterns.into_iter().fold(em::Patterns::default(), em::Patterns::merge), &hand)
     } else {
-        Weights::hand()
+        hand
     };
     let scored = in_parallel(offers, |i, offer| {
         let scored = score_offer(&index, i, offer, options, &weights, &hints.rejected);
@@ -421,7 +422,7 @@ mod tests {
     #[test]
     fn a_different_brand_or_pack_size_is_evidence_against() {
         let offers = [
-            product("o1", "Generic 4GB CompactFlash Card 3FMCF4GB-R", "Transcend", "", ""),
+            product("o1", "Memory 4GB CompactFlash Card 3FMCF4GB-R", "Transcend", "", ""),
             product("o2", "Belkin Pro Series USB 2.0 Cable 6 ft 2-Pack", "Belkin", "F3U138B06", ""),
         ];
         let links = match_feed(&catalog(), &offers, &MatchOptions::default());
@@ -457,6 +458,76 @@ mod tests {
         assert!(!auto);
         let same = ProductText { mpn: "DMSVGAVGA1".into(), ..offer };
         assert_eq!(judged(&catalog, &same, 0).0.code, CodeLevel::RareExact);
+    }
+
+    #[test]
+    fn a_close_price_weighs_for_and_a_far_one_against() {
+        let catalog = [ProductText {
+            price: Some(100.0),
+            ..product("c1", "Da-Lite Deluxe Screen Joining Clamp", "Da-Lite", "", "")
+        }];
+        let at = |price: f64| {
+            let offer =
+                ProductText { price: Some(price), ..product("o1", "Da-Lite Deluxe Joining Clamp", "Da-Lite", "", "") };
+            judged(&catalog, &offer, 0).1
+        };
+        let (equal, close, usual, far, extreme) = (at(100.0), at(93.0), at(70.0), at(40.0), at(20.0));
+        assert!(
+            equal > close && close > usual && usual > far && far > extreme,
+            "{equal} {close} {usual} {far} {extreme}"
+        );
+        let unpriced = judged(&catalog, &product("o1", "Da-Lite Deluxe Joining Clamp", "Da-Lite", "", ""), 0).1;
+        assert_eq!(unpriced, usual, "a usual ratio says nothing");
+    }
+
+    #[test]
+    fn a_shared_part_of_two_dashed_codes_is_no_variant() {
+        let catalog = [product("c1", "Microsoft Wired Desktop 600 Keyboard", "Microsoft", "APB-00001", "")];
+        let offer = product("o1", "Microsoft Wireless Desktop 800 Keyboard", "Microsoft", "2LF-00001", "");
+        let (evidence, _, auto) = judged(&catalog, &offer, 0);
+        assert_ne!(evidence.code, CodeLevel::Variant, "{evidence:?}");
+        assert!(!auto);
+    }
+
+    #[test]
+    fn a_series_name_in_both_titles_is_not_the_part_number_one_side_has() {
+        let catalog = [product(
+            "c1",
+            "Elite Screens MaxWhite VMAX2 Plus2 Series Motorized Screen - 135 Diagonal",
+            "Elite Screens",
+            "VMAX135XWH2",
+            "",
+        )];
+        let offer = product("o1", "MaxWhite VMAX2 Plus2 Series Motorized Screen - 92 Diagonal", "Elite", "", "");
+        let (evidence, _, auto) = judged(&catalog, &offer, 0);
+        assert_eq!((evidence.code, evidence.measures), (CodeLevel::CommonExact, Agreement::Conflict), "{evidence:?}");
+        assert!(!auto);
+    }
+
+    #[test]
+    fn a_case_for_another_device_is_not_linked_unseen() {
+        let catalog = [product("c1", "San Diego Chargers Camera Case", "Tribeca", "FVA2845", "")];
+        let offer = product("o1", "San Diego Chargers iPod Touch 4G Hard Case", "Tribeca", "", "");
+        let (evidence, _, auto) = judged(&catalog, &offer, 0);
+        assert_eq!(evidence.device, Agreement::Conflict);
+        assert!(!auto, "{evidence:?}");
+    }
+
+    /// Weighs against, not a veto (as a kit does): retailers list a refurbished unit under the
+    /// model it is, and the evidence tells a reviewer.
+    #[test]
+    fn a_remanufactured_item_weighs_against_the_makers_new_one() {
+        // Beside other products, so that the titles' words weigh something.
+        let mut catalog = vec![product("c1", "HP CE250A Black Toner Cartridge", "HP", "CE250A", "")];
+        catalog.extend(self::catalog());
+        let remade = product("o1", "HP CE250A Black Toner Cartridge -Remanufactured", "HP", "", "");
+        let genuine = product("o1", "HP CE250A Black Toner Cartridge Genuine", "HP", "", "");
+        let (evidence, remade_weight, _) = judged(&catalog, &remade, 0);
+        assert_eq!(evidence.condition, Agreement::Conflict);
+        let (evidence, genuine_weight, auto) = judged(&catalog, &genuine, 0);
+        assert_eq!(evidence.condition, Agreement::Unknown);
+        assert!(auto, "the maker's own item links: {evidence:?}");
+        assert!(genuine_weight > remade_weight + 2.5, "{genuine_weight} {remade_weight}");
     }
 
     #[test]

@@ -50,8 +50,12 @@ pub struct Evidence {
     pub measures: Agreement,
     /// Whether both or only one side is a kit or bundle.
     pub kit: Agreement,
+    /// Whether both or only one side is a refurbished, remanufactured or generic item.
+    pub condition: Agreement,
     /// Colours named on both sides: one in common or none.
     pub colour: Agreement,
+    /// Devices named on both sides (an iPhone case, an iPod case): one in common or none.
+    pub device: Agreement,
     /// Share of the shorter title's IDF mass found in the other title.
     pub title_coverage: f32,
     /// TF-IDF cosine of the titles.
@@ -64,7 +68,7 @@ impl Evidence {
     pub fn compare(index: &CatalogIndex, product: &Prepared, offer: &Prepared) -> Evidence {
         let (code, shared_code) = match (&product.mpn, &offer.mpn) {
             (Some(a), Some(b)) if is_sibling(a, b) => (CodeLevel::Sibling, None),
-            _ => compare_codes(index, &product.codes, &offer.codes),
+            _ => compare_codes(index, product, offer),
         };
         // A family or spec code in both titles (`dms59`, `ieee1394`) while the part numbers
         // themselves differ says less than a shared part number.
@@ -82,16 +86,10 @@ impl Evidence {
             // Only stated counts compare: "10-Disc Spindle" is a 10-pack without the word.
             pack: agreement(product.pack.as_ref(), offer.pack.as_ref(), |a, b| a == b),
             measures: compare_measures(&product.measures, &offer.measures),
-            kit: match (product.kit, offer.kit) {
-                (true, true) => Agreement::Agree,
-                (false, false) => Agreement::Unknown,
-                _ => Agreement::Conflict,
-            },
-            colour: match (product.colours, offer.colours) {
-                (0, _) | (_, 0) => Agreement::Unknown,
-                (a, b) if a & b != 0 => Agreement::Agree,
-                _ => Agreement::Conflict,
-            },
+            kit: both_or_one(product.kit, offer.kit),
+            condition: both_or_one(product.not_new, offer.not_new),
+            colour: named_alike(product.colours, offer.colours),
+            device: named_alike(product.devices, offer.devices),
             title_coverage: coverage(index, product, offer),
             title_cosine: cosine(product, offer),
             price_ratio: match (product.price, offer.price) {
@@ -111,34 +109,63 @@ impl Evidence {
             agreement(self.pack),
             agreement(self.measures),
             agreement(self.kit),
+            agreement(self.condition),
             agreement(self.colour),
-            // Retailer prices of one item differ by 2× and more: only an extreme ratio says anything.
-            u8::from(self.price_ratio.is_some_and(|r| r < 0.3)),
+            agreement(self.device),
+            price_level(self.price_ratio),
         ]
     }
 
     /// What the titles say, in log-odds: a continuous part the discrete weights add to.
-    pub fn title_weight(&self) -> f64 {
-        7.0 * self.title_coverage as f64 + 2.0 * self.title_cosine as f64
+    pub fn title_weight(&self, weights: &Weights) -> f64 {
+        weights.coverage * self.title_coverage as f64 + weights.cosine * self.title_cosine as f64
     }
 
     /// The match weight in log-odds: each feature adds what its level says for or against.
     pub fn weight(&self, weights: &Weights) -> f64 {
-        weights.intercept + self.title_weight() + weights.discrete(&self.levels())
+        weights.intercept + self.title_weight(weights) + weights.discrete(&self.levels())
     }
 }
 
 /// The discrete features, each with its number of levels.
-pub const FEATURES: [(&str, usize); 8] =
-    [("gtin", 3), ("code", 6), ("brand", 3), ("pack", 3), ("measures", 3), ("kit", 3), ("colour", 3), ("price", 2)];
+pub const FEATURES: [(&str, usize); 10] = [
+    ("gtin", 3),
+    ("code", 6),
+    ("brand", 3),
+    ("pack", 3),
+    ("measures", 3),
+    ("kit", 3),
+    ("condition", 3),
+    ("colour", 3),
+    ("device", 3),
+    ("price", 5),
+];
+
+/// Retailer prices of one item differ by 2× and more, so a usual ratio (or none) says nothing;
+/// a far one weighs against and one within a few percent for: levels usual, extreme (< 0.3),
+/// far (< 0.5), close (≥ 0.9), equal (≥ 0.99).
+fn price_level(ratio: Option<f64>) -> u8 {
+    match ratio {
+        Some(r) if r < 0.3 => 1,
+        Some(r) if r < 0.5 => 2,
+        Some(r) if r >= 0.99 => 4,
+        Some(r) if r >= 0.9 => 3,
+        _ => 0,
+    }
+}
 
 /// One pair's level of each feature in [`FEATURES`].
 pub type Levels = [u8; FEATURES.len()];
 
-/// Log-odds weights: a constant and one weight per level of each discrete feature.
+/// Log-odds weights: a constant, one per unit of each title similarity and one per level of each
+/// discrete feature.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Weights {
     pub intercept: f64,
+    /// Per unit of title coverage (0–1).
+    pub coverage: f64,
+    /// Per unit of title cosine (0–1).
+    pub cosine: f64,
     pub levels: [Vec<f64>; FEATURES.len()],
 }
 
@@ -149,15 +176,19 @@ impl Weights {
     pub fn hand() -> Weights {
         Weights {
             intercept: -6.0,
+            coverage: 7.0,
+            cosine: 2.0,
             levels: [
                 vec![14.0, -6.0, 0.0],
-                vec![6.0, 2.5, 2.5, -2.0, -4.0, 0.0],
+                vec![6.0, 2.5, 3.0, -2.0, -4.0, 0.0],
                 vec![1.0, -3.0, 0.0],
                 vec![0.0, -2.5, 0.0],
                 vec![0.0, -3.0, 0.0],
                 vec![0.0, -1.5, 0.0],
+                vec![0.0, -3.0, 0.0],
                 vec![0.0, -4.0, 0.0],
-                vec![0.0, -1.5],
+                vec![0.0, -3.0, 0.0],
+                vec![0.0, -1.5, -0.5, 0.5, 1.0],
             ],
         }
     }
@@ -173,6 +204,24 @@ pub fn score(weight: f64) -> f64 {
     1.0 / (1.0 + (-weight).exp())
 }
 
+/// Sets of named things (colours, devices) as bits: agree on one in common, conflict on none.
+fn named_alike(a: u32, b: u32) -> Agreement {
+    match (a, b) {
+        (0, _) | (_, 0) => Agreement::Unknown,
+        (a, b) if a & b != 0 => Agreement::Agree,
+        _ => Agreement::Conflict,
+    }
+}
+
+/// A property only one side has (a kit, a refurbished item) conflicts; one both have agrees.
+fn both_or_one(a: bool, b: bool) -> Agreement {
+    match (a, b) {
+        (true, true) => Agreement::Agree,
+        (false, false) => Agreement::Unknown,
+        _ => Agreement::Conflict,
+    }
+}
+
 fn agreement<T>(a: Option<&T>, b: Option<&T>, same: impl Fn(&T, &T) -> bool) -> Agreement {
     match (a, b) {
         (Some(a), Some(b)) if same(a, b) => Agreement::Agree,
@@ -181,38 +230,42 @@ fn agreement<T>(a: Option<&T>, b: Option<&T>, same: impl Fn(&T, &T) -> bool) -> 
     }
 }
 
-fn compare_codes(index: &CatalogIndex, product: &[String], offer: &[String]) -> (CodeLevel, Option<String>) {
-    if product.is_empty() || offer.is_empty() {
+fn compare_codes(index: &CatalogIndex, product: &Prepared, offer: &Prepared) -> (CodeLevel, Option<String>) {
+    // Whole codes and dashed parts match exactly; only whole codes make variants.
+    let all = Prepared::all_codes;
+    if all(product).next().is_none() || all(offer).next().is_none() {
         return (CodeLevel::Unknown, None);
     }
     let mut best = (CodeLevel::Conflict, None);
-    for code in product.iter().filter(|c| offer.contains(c)) {
+    for code in all(product).filter(|c| all(offer).any(|o| o == *c)) {
         if index.code_frequency(code) <= RARE_CODE {
-            return (CodeLevel::RareExact, Some(code.clone()));
+            return (CodeLevel::RareExact, Some(code.to_string()));
         }
-        best = (CodeLevel::CommonExact, Some(code.clone()));
+        best = (CodeLevel::CommonExact, Some(code.to_string()));
     }
     if best.0 == CodeLevel::Conflict {
-        let variant = product.iter().find(|p| offer.iter().any(|o| is_variant(p, o)));
+        let variant = product.codes.iter().find(|p| offer.codes.iter().any(|o| is_variant(p, o)));
         if let Some(code) = variant {
             best = (CodeLevel::Variant, Some(code.clone()));
-        } else if other_schemes(product, offer) {
+        } else if other_schemes(all(product), all(offer)) {
             return (CodeLevel::Unknown, None);
         }
     }
     best
 }
 
-/// Whether a code both titles share is neither side's part number while the two part numbers
-/// (same scheme) are unrelated: `DMSVGAVGA1` / `DMSDVIDVI1` sharing `dms59`.
+/// Whether a code both titles share names a family or a spec rather than the item: it is
+/// neither side's part number while the two part numbers (same scheme) are unrelated
+/// (`DMSVGAVGA1` / `DMSDVIDVI1` sharing `dms59`), or the one side with a part number carries
+/// another of the same scheme (`VMAX135XWH2` while both titles say `Plus2`).
 fn disowned(a: Option<&str>, b: Option<&str>, shared: Option<&str>) -> bool {
+    let same_scheme = |a: &str, b: &str| !other_schemes([a].into_iter(), [b].into_iter());
     match (a, b, shared) {
         (Some(a), Some(b), Some(shared)) => {
-            a != shared
-                && b != shared
-                && a != b
-                && !is_variant(a, b)
-                && !other_schemes(&[a.to_string()], &[b.to_string()])
+            a != shared && b != shared && a != b && !is_variant(a, b) && same_scheme(a, b)
+        }
+        (Some(mpn), None, Some(shared)) | (None, Some(mpn), Some(shared)) => {
+            mpn != shared && !is_variant(mpn, shared) && same_scheme(mpn, shared)
         }
         _ => false,
     }
@@ -221,10 +274,13 @@ fn disowned(a: Option<&str>, b: Option<&str>, shared: Option<&str>) -> bool {
 /// Whether the two sides number the item in two schemes: only item numbers on one side
 /// (Case Logic `59253`, a retailer's number), only part numbers with letters on the other
 /// (`CDE-72BLUE`). Codes that cannot meet are no evidence against.
-fn other_schemes(product: &[String], offer: &[String]) -> bool {
-    let numeric = |codes: &[String]| codes.iter().all(|c| c.bytes().all(|b| b.is_ascii_digit()));
-    let lettered = |codes: &[String]| codes.iter().all(|c| c.bytes().any(|b| b.is_ascii_alphabetic()));
-    numeric(product) && lettered(offer) || lettered(product) && numeric(offer)
+fn other_schemes<'a>(
+    mut product: impl Iterator<Item = &'a str> + Clone,
+    mut offer: impl Iterator<Item = &'a str> + Clone,
+) -> bool {
+    let numeric = |c: &str| c.bytes().all(|b| b.is_ascii_digit());
+    let lettered = |c: &str| c.bytes().any(|b| b.is_ascii_alphabetic());
+    product.clone().all(numeric) && offer.clone().all(lettered) || product.all(lettered) && offer.all(numeric)
 }
 
 /// `icusb2328` / `icusb2324`, `cmpsu500cxv2` / `cmpsu430cxv2`: codes of one length with a shared

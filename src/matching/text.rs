@@ -13,6 +13,18 @@ pub fn words(s: &str) -> Vec<String> {
     s.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
 }
 
+/// The words of a title as titles are compared: a plural and its singular are one term
+/// ("Speakers" / "Speaker", "Cartridges" / "Cartridge").
+pub fn terms(s: &str) -> Vec<String> {
+    let mut words = words(s);
+    for w in &mut words {
+        if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.bytes().any(|b| b.is_ascii_digit()) {
+            w.pop();
+        }
+    }
+    words
+}
+
 /// What an MPN field holds when there is none.
 const NO_MPN: &[&str] = &["none", "na", "nan", "null", "unknown", "doesnotapply", "notapplicable", "nomodel"];
 
@@ -54,14 +66,38 @@ const HOST_MARKERS: &[&str] = &["for", "fits", "compatible", "replaces", "replac
 /// Words inside such a phrase ("compatible with Canon LP-E6") that do not end it.
 const HOST_FILLERS: &[&str] = &["with", "use", "the", "a", "an", "and", "or", "models", "model", "series"];
 
+/// The part numbers of a title and an MPN field: whole codes, and the parts of dashed ones
+/// (`TL-ANT2405CL` → `ant2405cl`), which match exactly but are no stem of another code
+/// (`APB-00001` and `7PD-00001` share only the maker's `00001`).
+#[derive(Debug, Default)]
+pub struct Codes {
+    pub whole: HashSet<String>,
+    pub parts: HashSet<String>,
+}
+
+impl Codes {
+    pub fn contains(&self, code: &str) -> bool {
+        self.whole.contains(code) || self.parts.contains(code)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.whole.is_empty() && self.parts.is_empty()
+    }
+
+    /// Whole codes and parts together.
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.whole.iter().chain(&self.parts)
+    }
+}
+
 /// Candidate part numbers in free text and an MPN field: tokens of 4+ characters with a digit
 /// and a letter, all-digit tokens of 5+ digits, a short letter run joined to the digits after it
 /// (`XRS 9645` → `xrs9645`), and the parts of dashed codes. Unit expressions and codes that follow
 /// "for"/"compatible with" are skipped.
-pub fn codes(title: &str, mpn: &str) -> HashSet<String> {
-    let mut out = HashSet::new();
+pub fn codes(title: &str, mpn: &str) -> Codes {
+    let mut out = Codes::default();
     if let Some(key) = mpn_key(mpn) {
-        out.insert(key);
+        out.whole.insert(key);
     }
     let raw: Vec<&str> =
         title.split(|c: char| c.is_whitespace() || ",;()[]{}/\"'".contains(c)).filter(|t| !t.is_empty()).collect();
@@ -88,9 +124,10 @@ pub fn codes(title: &str, mpn: &str) -> HashSet<String> {
         }
         add_code(&mut out, token);
         if let Some(joined) = raw.get(i + 1).and_then(|next| split_code(token, next)) {
-            out.insert(joined);
+            out.whole.insert(joined);
         }
     }
+    out.parts.retain(|part| !out.whole.contains(part));
     out
 }
 
@@ -110,15 +147,13 @@ fn split_code(letters: &str, next: &str) -> Option<String> {
     (plausible && is_code(&joined)).then_some(joined)
 }
 
-fn add_code(out: &mut HashSet<String>, token: &str) {
+fn add_code(out: &mut Codes, token: &str) {
     let head = token.split('#').next().unwrap_or(token);
     if is_code(&squash(head)) {
-        out.insert(code_key(head));
+        out.whole.insert(code_key(head));
     }
     if head.contains('-') {
-        for part in head.split('-').map(squash).filter(|p| is_code(p)) {
-            out.insert(part);
-        }
+        out.parts.extend(head.split('-').map(squash).filter(|p| is_code(p)));
     }
 }
 
@@ -197,6 +232,19 @@ pub enum Measure {
     MilliampHours,
     /// Clock or refresh rate in kHz.
     Hertz,
+    /// Connector pins and keyboard keys (`25-Pin`, `107-Key`).
+    Pins,
+    /// Two sides of a flat item (`36 x 60`), in either order.
+    Dimensions,
+    /// USB version (`USB 2.0`), memory generation (`DDR3`, `PC2-6400`), cable category
+    /// (`Cat5e`), and the iPhone or iPad an accessory fits: generations, in tenths.
+    Usb,
+    Ddr,
+    CableCategory,
+    IPhone,
+    IPad,
+    /// Screen diagonals and cable lengths, in tenths of an inch (`23-Inch`, `92 Diagonal`, `6 ft`).
+    Length,
 }
 
 /// The unit words of each measure and what one unit is in the measure's base.
@@ -222,6 +270,14 @@ const MEASURE_UNITS: &[(&str, Measure, f64)] = &[
     ("khz", Measure::Hertz, 1.0),
     ("mhz", Measure::Hertz, 1e3),
     ("ghz", Measure::Hertz, 1e6),
+    ("pin", Measure::Pins, 1.0),
+    ("key", Measure::Pins, 1.0),
+    ("inch", Measure::Length, 10.0),
+    ("inches", Measure::Length, 10.0),
+    ("diagonal", Measure::Length, 10.0),
+    ("ft", Measure::Length, 120.0),
+    ("feet", Measure::Length, 120.0),
+    ("foot", Measure::Length, 120.0),
 ];
 
 /// The capacities, wattages, port counts… a title states (`500GB`, `430-Watt`, `8 Port`), as
@@ -240,9 +296,53 @@ pub fn measures(title: &str) -> Vec<(Measure, u64)> {
             out.push((*measure, (value * scale).round() as u64));
         }
     }
+    out.extend(dimensions(&tokens).map(|d| (Measure::Dimensions, d)));
+    out.extend(generations(&tokens));
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Standards and models numbered by generation, with the highest plausible number (so that
+/// "USB 5-Pin" or "USB 802.11g" is no USB version).
+const GENERATIONS: &[(&str, Measure, f64)] = &[
+    ("usb", Measure::Usb, 4.0),
+    ("ddr", Measure::Ddr, 6.0),
+    ("pc", Measure::Ddr, 6.0),
+    ("cat", Measure::CableCategory, 8.0),
+    ("iphone", Measure::IPhone, 20.0),
+    ("ipad", Measure::IPad, 10.0),
+];
+
+/// `USB 2.0`, `DDR3`, `PC2-6400`, `Cat5e`, `iPhone 4`: the generation of a standard or a device
+/// (in tenths), joined to its name or the next token.
+fn generations<'a>(tokens: &'a [&'a str]) -> impl Iterator<Item = (Measure, u64)> + 'a {
+    let leading = |t: &str| {
+        let end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        t[..end].trim_end_matches('.').parse::<f64>().ok()
+    };
+    tokens.iter().enumerate().filter_map(move |(i, token)| {
+        GENERATIONS.iter().find_map(|&(stem, measure, max)| {
+            let rest = token.strip_prefix(stem)?;
+            let value = if rest.is_empty() { leading(tokens.get(i + 1)?)? } else { leading(rest)? };
+            (value > 0.0 && value <= max).then_some((measure, (value * 10.0).round() as u64))
+        })
+    })
+}
+
+/// `36 x 60`, `24x19`: two sizes of a mat, a screen or a pad, in either order, as one number
+/// (tenths of the smaller side, then of the larger).
+fn dimensions<'a>(tokens: &'a [&'a str]) -> impl Iterator<Item = u64> + 'a {
+    let number = |t: &str| t.parse::<f64>().ok().filter(|v| *v > 0.0);
+    let pair = |a: f64, b: f64| {
+        let (small, large) = if a <= b { (a, b) } else { (b, a) };
+        (small * 10.0).round() as u64 * 1_000_000 + (large * 10.0).round() as u64
+    };
+    tokens.iter().enumerate().filter_map(move |(i, token)| match token.split_once('x') {
+        Some(("", "")) if i > 0 => Some(pair(number(tokens[i - 1])?, number(tokens.get(i + 1)?)?)),
+        Some((a, b)) => Some(pair(number(a)?, number(b)?)),
+        None => None,
+    })
 }
 
 /// Whether two titles state different values of a measure both give ("500GB" against "1TB") and
@@ -258,40 +358,77 @@ pub fn measures_conflict(a: &[(Measure, u64)], b: &[(Measure, u64)]) -> bool {
 /// Words that make a listing a set of several items rather than the item alone.
 const KIT_WORDS: &[&str] = &["kit", "bundle", "combo"];
 
-/// Whether a title sells a kit or bundle ("Camera Bundle w 4GB Card", "Starter Kit").
-pub fn is_kit(title: &str) -> bool {
-    words(title).iter().any(|w| KIT_WORDS.contains(&w.as_str()))
+/// Whether a title (its `words`) sells a kit or bundle ("Camera Bundle w 4GB Card", "Starter Kit").
+pub fn is_kit(title: &[String]) -> bool {
+    title.iter().any(|w| KIT_WORDS.contains(&w.as_str()))
+}
+
+/// Words that sell something other than the maker's new item.
+const NOT_NEW_WORDS: &[&str] =
+    &["refurbished", "refurb", "remanufactured", "reconditioned", "recertified", "renewed", "generic"];
+
+/// Whether a title (its `words`) sells a refurbished, remanufactured or generic item ("Toner
+/// Cartridge -Remanufactured"). "Compatible" is not such a word: "PFC Compatible", "compatible
+/// with Canon" say what an item works with.
+pub fn is_not_new(title: &[String]) -> bool {
+    title.iter().any(|w| NOT_NEW_WORDS.contains(&w.as_str()))
 }
 
 /// Colour names, then the abbreviations part numbers end with (`-BLK`, `-RD`).
 const COLOURS: &[(&[&str], &[&str])] = &[
-    (&["black"], &["blk", "bk"]),
-    (&["white"], &["wht", "wh", "w"]),
-    (&["red"], &["rd"]),
-    (&["blue"], &["blu", "bl"]),
-    (&["green"], &["grn"]),
-    (&["pink"], &["pnk"]),
+    (&["black", "onyx", "ebony"], &["blk", "bk"]),
+    (&["white", "ivory"], &["wht", "wh", "w"]),
+    (&["red", "crimson", "burgundy"], &["rd"]),
+    (&["blue", "navy", "cobalt"], &["blu", "bl"]),
+    (&["green", "lime"], &["grn"]),
+    (&["pink", "rose"], &["pnk"]),
     (&["purple"], &[]),
     (&["violet"], &[]),
     (&["orange"], &[]),
     (&["yellow"], &[]),
     (&["silver"], &["slv"]),
-    (&["gray", "grey"], &["gry"]),
+    (&["gray", "grey", "gunmetal", "charcoal", "graphite"], &["gry"]),
     (&["gold"], &["gld"]),
     (&["brown"], &[]),
+    (&["clear", "transparent"], &["clr"]),
     (&["cyan"], &[]),
     (&["magenta"], &[]),
 ];
 
 /// The colours a title names, and the one a part number's last dashed part abbreviates
 /// (`NST-360U2-BK`), one bit per colour.
-pub fn colours(title: &str, mpn: &str) -> u32 {
-    let title = words(title);
+pub fn colours(title: &[String], mpn: &str) -> u32 {
     let suffix = mpn.rsplit_once(['-', '/']).map(|(_, s)| s.to_lowercase()).unwrap_or_default();
     let named = |(names, short): &(&[&str], &[&str])| {
         title.iter().any(|w| names.contains(&w.as_str())) || names.contains(&&*suffix) || short.contains(&&*suffix)
     };
     COLOURS.iter().enumerate().filter(|(_, c)| named(c)).fold(0, |bits, (i, _)| bits | 1 << i)
+}
+
+/// Devices accessories are made for, each with the words that name it.
+const DEVICES: &[&[&str]] = &[
+    &["iphone"],
+    &["ipod"],
+    &["ipad"],
+    &["camera", "camcorder"],
+    &["blackberry"],
+    &["kindle"],
+    &["galaxy"],
+    &["nook"],
+    &["playbook"],
+    &["xoom"],
+    &["droid"],
+    &["macbook"],
+    &["laptop", "notebook", "netbook"],
+];
+
+/// The devices a title (its `words`) names, one bit each: an iPhone case is not an iPod case.
+pub fn devices(title: &[String]) -> u32 {
+    DEVICES
+        .iter()
+        .enumerate()
+        .filter(|(_, names)| title.iter().any(|w| names.contains(&w.as_str())))
+        .fold(0, |bits, (i, _)| bits | 1 << i)
 }
 
 /// A pack count stated in a title ("2-Pack", "pack of 4", "4pk", "Twin-Pack"), if any.
@@ -326,6 +463,13 @@ pub fn pack_count(title: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plurals_are_one_term_with_their_singular() {
+        assert_eq!(terms("Black Ink Cartridges, 2 Speakers"), terms("black ink cartridge 2 speaker"));
+        assert_eq!(terms("Glass Case"), ["glass", "case"], "a double s is no plural");
+        assert_eq!(terms("Bus 10s"), ["bus", "10s"], "nor a short word or a number");
+    }
 
     #[test]
     fn part_numbers_normalize_across_spellings() {
@@ -389,18 +533,61 @@ mod tests {
     }
 
     #[test]
+    fn sizes_lengths_pins_and_generations_are_measures_too() {
+        let conflict = |a: &str, b: &str| measures_conflict(&measures(a), &measures(b));
+        assert!(conflict("Motorized Screen - 135 Diagonal", "Motorized Screen - 92 Diagonal"));
+        assert!(!conflict("Monitor 23-Inch", "Monitor 23 inch Black"));
+        assert_eq!(measures("Cable 6 ft"), measures("Cable 72 inches"));
+        assert!(conflict("Mat 36 X 144 Black", "Mat 36 x 60 Black"));
+        assert!(!conflict("Desk Pad 24 x 19", "Desk Pad 19x24"), "either order");
+        assert!(measures("Memory 2 x 1GB").iter().all(|(m, _)| *m != Measure::Dimensions));
+        assert!(conflict("25-Pin Male Connector", "9-Pin Male Connector"));
+        assert!(conflict("Keyboard 107-Key", "Keyboard 104 Key"));
+        assert!(conflict("Portable Drive USB 3.0", "Portable Drive USB 2.0"));
+        assert!(!conflict("Hub USB2.0", "Hub USB 2.0"));
+        assert!(conflict("DDR3 1333 Desktop Memory", "PC2-6400 Desktop Memory"));
+        assert!(conflict("Patch Cable Cat5e", "Patch Cable CAT 6"));
+        assert!(conflict("Case for iPhone 4", "Case for iPhone 3GS"));
+        let usb = |t: &str| measures(t).into_iter().filter(|(m, _)| *m == Measure::Usb).count();
+        assert_eq!(usb("USB 5-Pin Mini-B Cable"), 0, "no USB 5");
+        assert_eq!(usb("Wireless USB 802.11g Adapter"), 0);
+    }
+
+    #[test]
+    fn devices_and_refurbished_items_are_recognized() {
+        assert_ne!(devices(&words("Vikings iPhone 4 Case")), devices(&words("Vikings iPod Touch 4G Case")));
+        assert_eq!(devices(&words("17-Inch Laptop Sleeve")), devices(&words("Notebook Sleeve")));
+        assert_eq!(devices(&words("Stereo Headphones")), 0);
+        assert!(is_not_new(&words("HP CE250A Toner Cartridge -Remanufactured")));
+        assert!(is_not_new(&words("TomTom XXL 550 GPS Factory Refurbished")));
+        assert!(!is_not_new(&words("UPS 1350VA PFC Compatible Pure Sine Wave")), "what it works with");
+        assert!(!is_not_new(&words("HP CE250A Toner Cartridge")));
+    }
+
+    #[test]
+    fn dashed_codes_keep_their_parts_apart() {
+        let c = codes("TP-Link Antenna TL-ANT2405CL", "");
+        assert!(c.whole.contains("tlant2405cl") && c.parts.contains("ant2405cl"), "{c:?}");
+        assert!(!c.whole.contains("ant2405cl"));
+        let mpn = codes("Microsoft Keyboard APB-00001", "");
+        assert!(mpn.whole.contains("apb00001") && mpn.parts.contains("00001"), "{mpn:?}");
+    }
+
+    #[test]
     fn colours_come_from_titles_and_part_number_suffixes() {
-        assert_eq!(colours("Mouse Black", ""), colours("Mouse", "MP2800-BK"));
-        assert_ne!(colours("Enclosure Onyx Black", ""), colours("Enclosure", "NST-360U2-RD"));
-        assert_eq!(colours("Screen Protector Grey", ""), colours("Gray case", ""));
-        assert_eq!(colours("Cable 6 ft", "F3U138B06"), 0);
+        assert_eq!(colours(&words("Mouse Black"), ""), colours(&words("Mouse"), "MP2800-BK"));
+        assert_ne!(colours(&words("Enclosure Onyx Black"), ""), colours(&words("Enclosure"), "NST-360U2-RD"));
+        assert_eq!(colours(&words("Screen Protector Grey"), ""), colours(&words("Gray case"), ""));
+        assert_eq!(colours(&words("Alarm Clock Gunmetal"), ""), colours(&words("Speaker Gray"), ""));
+        assert_ne!(colours(&words("Case Black"), ""), colours(&words("Case"), "IPAD2-BAK-CLR"));
+        assert_eq!(colours(&words("Cable 6 ft"), "F3U138B06"), 0);
     }
 
     #[test]
     fn kits_and_bundles_are_recognized() {
-        assert!(is_kit("Olympus VG-110 Digital Camera Bundle w 4GB card"));
-        assert!(is_kit("Memory Kit 2 x 1GB"));
-        assert!(!is_kit("Olympus VG-110 Digital Camera"));
+        assert!(is_kit(&words("Olympus VG-110 Digital Camera Bundle w 4GB card")));
+        assert!(is_kit(&words("Memory Kit 2 x 1GB")));
+        assert!(!is_kit(&words("Olympus VG-110 Digital Camera")));
     }
 
     #[test]
