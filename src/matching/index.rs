@@ -69,7 +69,8 @@ pub struct CatalogIndex<'a> {
     postings: Vec<Vec<(u32, f32)>>,
     codes: HashMap<String, Vec<u32>>,
     gtins: HashMap<String, Vec<u32>>,
-    prepared: Vec<OnceLock<Prepared>>,
+    /// Boxed: most rows are never prepared, and a slot is a pointer, not a whole `Prepared`.
+    prepared: Vec<OnceLock<Box<Prepared>>>,
 }
 
 /// What posting a product takes: its distinct terms, its codes and its GTIN.
@@ -152,22 +153,29 @@ impl<'a> CatalogIndex<'a> {
             gtins: HashMap::new(),
             prepared: (0..catalog.len()).map(|_| OnceLock::new()).collect(),
         };
+        // A word in more catalog rows than this gets no postings: each list is sized once, and a
+        // common word's is never filled.
+        let common = ((catalog.len() as f64 * COMMON_WORD_SHARE) as usize).clamp(50, MAX_POSTINGS);
+        let mut in_catalog = vec![0usize; index.postings.len()];
+        rows.iter().flat_map(|(ids, _)| ids).for_each(|&id| in_catalog[id as usize] += 1);
+        for (list, &n) in index.postings.iter_mut().zip(&in_catalog) {
+            if n <= common {
+                list.reserve_exact(n);
+            }
+        }
         // Weighing needs every frequency, so it is a second parallel pass; posting stays in order.
         let weighted = super::in_parallel(&rows, |_, (ids, _)| index.weighted(ids.clone()));
         for (row, (words, (_, tokens))) in weighted.into_iter().zip(rows).enumerate() {
-            index.post(row as u32, words, tokens);
-        }
-        let common = ((catalog.len() as f64 * COMMON_WORD_SHARE) as usize).clamp(50, MAX_POSTINGS);
-        for list in index.postings.iter_mut().filter(|l| l.len() > common) {
-            list.clear();
+            index.post(row as u32, words, tokens, |word| in_catalog[word as usize] <= common);
         }
         index.codes.retain(|_, rows| rows.len() <= CODE_POSTINGS_CAP);
         index
     }
 
-    /// Adds a catalog row to the postings, its words weighted as `prepare` weighs them.
-    fn post(&mut self, row: u32, words: Vec<(u32, f32)>, tokens: Tokens) {
-        for (word, weight) in words {
+    /// Adds a catalog row to the postings of its words that are `rare`, weighted as `prepare`
+    /// weighs them.
+    fn post(&mut self, row: u32, words: Vec<(u32, f32)>, tokens: Tokens, rare: impl Fn(u32) -> bool) {
+        for (word, weight) in words.into_iter().filter(|(word, _)| rare(*word)) {
             self.postings[word as usize].push((row, weight));
         }
         for code in tokens.codes.whole.into_iter().chain(tokens.codes.parts) {
@@ -182,7 +190,7 @@ impl<'a> CatalogIndex<'a> {
 
     /// A catalog row prepared for comparison (once, on first use).
     pub fn row(&self, row: usize) -> &Prepared {
-        self.prepared[row].get_or_init(|| self.prepare(&self.texts[row]))
+        self.prepared[row].get_or_init(|| Box::new(self.prepare(&self.texts[row])))
     }
 
     /// Distinct word ids, L2-normalized TF-IDF weighted.
