@@ -1,5 +1,6 @@
 //! `catsync match eval`: the matcher run on two CSV files and scored against a file of true pairs,
-//! for users tuning thresholds on their own labelled data and for our own benchmark.
+//! for users tuning thresholds on their own labelled data and for our own benchmark; and `catsync
+//! match evidence`: what the matcher sees in each listed pair.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -64,7 +65,7 @@ pub enum EvalError {
     Columns(String),
     #[error("{}: line {line} has fewer than two columns; a pairs file lists catalog id, offer id", path.display())]
     Truth { path: PathBuf, line: u64 },
-    #[error("{}: line {line}: label {label:?} is neither 1/0 nor true/false", path.display())]
+    #[error("{}: line {line}: label {label:?} is none of 1/0, true/false, yes/no", path.display())]
     Label { path: PathBuf, line: u64, label: String },
     #[error("{}: line {line}: no product with id {id:?} in the {side} file", path.display())]
     UnknownId { path: PathBuf, line: u64, side: &'static str, id: String },

@@ -67,8 +67,8 @@ const HOST_MARKERS: &[&str] = &["for", "fits", "compatible", "replaces", "replac
 const HOST_FILLERS: &[&str] = &["with", "use", "the", "a", "an", "and", "or", "models", "model", "series"];
 
 /// The part numbers of a title and an MPN field: whole codes, and the parts of dashed ones
-/// (`TL-ANT2405CL` → `ant2405cl`), which match exactly but are no stem of another code
-/// (`APB-00001` and `7PD-00001` share only the maker's `00001`).
+/// (`IPAD2-SUM-BLU` → `ipad2`), which match exactly but are no stem of another code
+/// (`IPAD2SUMBLK`, the black case, is no variant of the blue one through `ipad2`).
 #[derive(Debug, Default)]
 pub struct Codes {
     pub whole: HashSet<String>,
