@@ -235,17 +235,9 @@ async fn run_evidence(args: &EvidenceArgs) -> anyhow::Result<Outcome> {
         tokio::task::spawn_blocking(move || pair_evidence(&catalog, &offers, &pairs, &file, &MatchOptions::default()))
             .await?
             .map_err(usage)?;
-    let write = |out: &mut dyn Write| -> anyhow::Result<()> {
-        for pair in &evidence {
-            serde_json::to_writer(&mut *out, pair)?;
-            out.write_all(b"\n")?;
-        }
-        Ok(out.flush()?)
-    };
     match &args.out {
-        Some(path) => write(&mut std::io::BufWriter::new(std::fs::File::create(path)?))
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => write(&mut std::io::stdout().lock())?,
+        Some(path) => write_json_file(path, &evidence).with_context(|| format!("cannot write {}", path.display()))?,
+        None => write_json_lines(&mut std::io::stdout().lock(), &evidence)?,
     }
     Ok(Outcome::Completed)
 }
@@ -290,11 +282,24 @@ struct LinkLine<'a> {
 }
 
 fn write_links(path: &Path, catalog: &[ProductText], offers: &[ProductText], links: &[Link]) -> anyhow::Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    for link in links {
-        let line = LinkLine { catalog_id: &catalog[link.product].id, offer_id: &offers[link.offer].id, link };
-        serde_json::to_writer(&mut out, &line)?;
+    let lines = links.iter().map(|link| LinkLine {
+        catalog_id: &catalog[link.product].id,
+        offer_id: &offers[link.offer].id,
+        link,
+    });
+    write_json_file(path, lines)
+}
+
+/// One JSON object per line, then a flush.
+fn write_json_lines<T: Serialize>(out: &mut dyn Write, lines: impl IntoIterator<Item = T>) -> anyhow::Result<()> {
+    for line in lines {
+        serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;
     }
     Ok(out.flush()?)
+}
+
+/// `write_json_lines` into a new file at `path`.
+fn write_json_file<T: Serialize>(path: &Path, lines: impl IntoIterator<Item = T>) -> anyhow::Result<()> {
+    write_json_lines(&mut std::io::BufWriter::new(std::fs::File::create(path)?), lines)
 }
